@@ -1,0 +1,31 @@
+//! Command-line interface: one file per subcommand.
+
+mod verify_response;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// sso-gateway: SAML 2.0 service provider between Okta and the telephony apps.
+#[derive(Debug, Parser)]
+#[command(name = "sso-gateway", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify saved SAML Responses against IdP metadata and SP settings, with a fixed
+    /// clock if wanted, and print one JSON verdict per file.
+    VerifyResponse(verify_response::Args),
+}
+
+/// Parse the command line and run. Exit codes: 0 success, 1 a response was invalid,
+/// 2 usage or I/O error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::VerifyResponse(args) => verify_response::run(args),
+    }
+}

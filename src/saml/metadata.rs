@@ -1,0 +1,103 @@
+//! IdP metadata: read the entity ID, endpoints and signing certificates.
+//!
+//! The bytes first pass through the hardened parser (no DTD, limits, UTF-8 only);
+//! only then does samael's typed metadata model deserialise them. Metadata without a
+//! signing key is refused: no metadata content can turn signature checks off.
+
+use samael::metadata::{EntityDescriptor, EntityDescriptorType};
+
+use super::error::SamlError;
+use super::trust::{IdpTrust, TrustedCertificate};
+use super::xml::{self, Limits};
+
+const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+/// What the gateway needs from an IdP's metadata.
+#[derive(Debug, Clone)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    /// SingleSignOnService for HTTP-Redirect (preferred) or HTTP-POST.
+    pub sso_url: Option<String>,
+    pub slo_url: Option<String>,
+    pub want_authn_requests_signed: bool,
+    pub name_id_formats: Vec<String>,
+    pub signing_certificates: Vec<TrustedCertificate>,
+}
+
+impl IdpMetadata {
+    /// Parse metadata (an `EntityDescriptor`, or an `EntitiesDescriptor` holding one IdP).
+    pub fn parse(bytes: &[u8]) -> Result<Self, SamlError> {
+        let limits = Limits {
+            max_bytes: 1024 * 1024,
+            ..Limits::default()
+        };
+        xml::parse(bytes, &limits)?;
+        let text = std::str::from_utf8(bytes).map_err(|_| SamlError::EncodingUnsupported("metadata is not UTF-8".into()))?;
+        let parsed: EntityDescriptorType = text
+            .parse()
+            .map_err(|e| SamlError::MetadataInvalid(format!("not SAML metadata: {e}")))?;
+        let idps: Vec<&EntityDescriptor> = parsed
+            .iter()
+            .filter(|e| e.idp_sso_descriptors.as_ref().is_some_and(|d| !d.is_empty()))
+            .collect();
+        let entity = match idps.as_slice() {
+            [one] => *one,
+            [] => return Err(SamlError::MetadataInvalid("no IDPSSODescriptor".into())),
+            _ => return Err(SamlError::MetadataInvalid("more than one IdP entity; upload one IdP's metadata".into())),
+        };
+        let entity_id = entity
+            .entity_id
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| SamlError::MetadataInvalid("EntityDescriptor without entityID".into()))?;
+        let descriptors = entity.idp_sso_descriptors.as_deref().unwrap_or(&[]);
+
+        let mut signing_certificates = Vec::new();
+        let mut sso = (None, None);
+        let mut slo = None;
+        let mut want_signed = false;
+        let mut name_id_formats = Vec::new();
+        for d in descriptors {
+            want_signed |= d.want_authn_requests_signed.unwrap_or(false);
+            name_id_formats.extend(d.name_id_formats.iter().map(|f| f.trim().to_string()));
+            for k in &d.key_descriptors {
+                let usable = matches!(k.key_use.as_deref(), None | Some("signing"));
+                if !usable {
+                    continue;
+                }
+                for c in k.key_info.x509_data.iter().flat_map(|x| x.certificates.iter()) {
+                    signing_certificates.push(TrustedCertificate::from_base64_der(c)?);
+                }
+            }
+            for s in &d.single_sign_on_services {
+                if s.binding == BINDING_REDIRECT && sso.0.is_none() {
+                    sso.0 = Some(s.location.clone());
+                } else if s.binding == BINDING_POST && sso.1.is_none() {
+                    sso.1 = Some(s.location.clone());
+                }
+            }
+            for s in &d.single_logout_services {
+                if slo.is_none() && (s.binding == BINDING_REDIRECT || s.binding == BINDING_POST) {
+                    slo = Some(s.location.clone());
+                }
+            }
+        }
+        if signing_certificates.is_empty() {
+            return Err(SamlError::NoTrustedCertificate);
+        }
+        Ok(IdpMetadata {
+            entity_id,
+            sso_url: sso.0.or(sso.1),
+            slo_url: slo,
+            want_authn_requests_signed: want_signed,
+            name_id_formats,
+            signing_certificates,
+        })
+    }
+
+    /// The trust this metadata establishes.
+    pub fn trust(&self) -> Result<IdpTrust, SamlError> {
+        IdpTrust::new(self.entity_id.clone(), self.signing_certificates.clone())
+    }
+}

@@ -1,0 +1,236 @@
+//! The SAML core: pure functions from bytes, settings and `now` to a verdict.
+//!
+//! This module imports nothing else from the crate, performs no I/O and never reads
+//! the clock (a test checks both). The one entry point for responses is
+//! [`verify_response`]; on success it returns a [`VerifiedAssertion`], which nothing
+//! outside this module can construct.
+//!
+//! Order of checks (the first failure is reported): decode, hardened parse, envelope
+//! structure (one Assertion, signatures only on the Response and/or the Assertion),
+//! each signature (algorithms, reference, transforms, digest, trusted key), then the
+//! values re-parsed from the verified canonical bytes: Response issuer, destination and
+//! status; Assertion issuer, subject, time window, audience, bearer confirmation
+//! (recipient, expiry, InResponseTo), AuthnStatement, and finally the replay cache.
+
+pub mod algorithms;
+mod assertion;
+pub mod c14n;
+pub mod dsig;
+mod error;
+pub mod explain;
+pub mod metadata;
+pub mod replay;
+mod structure;
+pub mod trust;
+mod validate;
+pub mod xml;
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+
+pub use assertion::{SignedParts, VerifiedAssertion};
+pub use dsig::AlgorithmPolicy;
+pub use error::SamlError;
+pub use explain::{Check, Trace};
+pub use metadata::IdpMetadata;
+pub use replay::{InMemoryReplayCache, ReplayCache, ReplayStoreError};
+pub use trust::{IdpTrust, TrustedCertificate};
+pub use xml::Limits;
+
+/// Default tolerance between the IdP's clock and ours.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 180;
+
+/// The service provider's side of one tenant.
+#[derive(Debug, Clone)]
+pub struct SpSettings {
+    /// Our entity ID (the Audience Okta puts in assertions).
+    pub entity_id: String,
+    /// Our Assertion Consumer Service URL (Destination and Recipient).
+    pub acs_url: String,
+    /// Allowed clock difference with the IdP.
+    pub clock_skew: Duration,
+    /// Accept IdP-initiated (unsolicited) responses. They must then carry no InResponseTo.
+    pub allow_unsolicited: bool,
+    /// Accept SHA-1 signatures and digests (legacy IdPs only; refused by default).
+    pub allow_sha1: bool,
+    /// Parser limits.
+    pub limits: Limits,
+}
+
+impl SpSettings {
+    pub fn new(entity_id: impl Into<String>, acs_url: impl Into<String>) -> Self {
+        SpSettings {
+            entity_id: entity_id.into(),
+            acs_url: acs_url.into(),
+            clock_skew: Duration::seconds(DEFAULT_CLOCK_SKEW_SECONDS),
+            allow_unsolicited: false,
+            allow_sha1: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The per-request inputs: the time, the outstanding AuthnRequest IDs that a response
+/// may answer, and the replay cache.
+pub struct VerifyContext<'a> {
+    pub now: DateTime<Utc>,
+    pub request_ids: &'a [String],
+    pub replay_cache: &'a mut dyn ReplayCache,
+}
+
+/// Turn the raw body into XML bytes: raw XML is used as is, anything else is taken as
+/// the base64 `SAMLResponse` form value (whitespace ignored). The size limit applies
+/// to the decoded bytes, and to the encoded form before decoding.
+pub fn decode_input(input: &[u8], limit: usize) -> Result<Vec<u8>, SamlError> {
+    let trimmed = input.trim_ascii_start();
+    let looks_xml = trimmed.first() == Some(&b'<')
+        || trimmed.starts_with(&[0xEF, 0xBB, 0xBF])
+        || trimmed.starts_with(&[0xFE, 0xFF])
+        || trimmed.starts_with(&[0xFF, 0xFE]);
+    let bytes = if looks_xml {
+        input.to_vec()
+    } else {
+        if input.len() > limit.saturating_mul(4) / 3 + 4096 {
+            return Err(SamlError::InputTooLarge {
+                size: input.len() / 4 * 3,
+                limit,
+            });
+        }
+        let clean: Vec<u8> = input.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(&clean)
+            .map_err(|e| SamlError::Base64Invalid(e.to_string()))?
+    };
+    if bytes.len() > limit {
+        return Err(SamlError::InputTooLarge {
+            size: bytes.len(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Verify a SAML Response (raw XML or base64 form value) for one tenant.
+pub fn verify_response(
+    input: &[u8],
+    sp: &SpSettings,
+    idp: &IdpTrust,
+    ctx: &mut VerifyContext<'_>,
+) -> Result<VerifiedAssertion, SamlError> {
+    let mut trace = Trace::new();
+    verify_response_traced(input, sp, idp, ctx, &mut trace)
+}
+
+/// As [`verify_response`], also recording every check performed in `trace`.
+pub fn verify_response_traced(
+    input: &[u8],
+    sp: &SpSettings,
+    idp: &IdpTrust,
+    ctx: &mut VerifyContext<'_>,
+    trace: &mut Trace,
+) -> Result<VerifiedAssertion, SamlError> {
+    let bytes = trace.record(
+        "decode",
+        |b: &Vec<u8>| format!("{} bytes of XML (limit {})", b.len(), sp.limits.max_bytes),
+        decode_input(input, sp.limits.max_bytes),
+    )?;
+    let doc = trace.record(
+        "parse",
+        |_| "well-formed UTF-8, no DTD, within depth/attribute/node limits, unique IDs".to_string(),
+        xml::parse(&bytes, &sp.limits),
+    )?;
+    let layout = trace.record(
+        "structure",
+        |l: &structure::Layout| {
+            format!(
+                "one Assertion; signed: response={}, assertion={}",
+                l.response_signature.is_some(),
+                l.assertion_signature.is_some()
+            )
+        },
+        structure::locate(&doc),
+    )?;
+
+    let policy = AlgorithmPolicy {
+        allow_sha1: sp.allow_sha1,
+    };
+    let keys = idp.certificates();
+    let response_verified = layout
+        .response_signature
+        .map(|s| dsig::verify_enveloped(&doc, s, "Response", keys, &policy, trace))
+        .transpose()?;
+    let assertion_verified = layout
+        .assertion_signature
+        .map(|s| dsig::verify_enveloped(&doc, s, "Assertion", keys, &policy, trace))
+        .transpose()?;
+
+    // From here on, values come only from re-parsed verified bytes. The unsigned
+    // envelope of an assertion-signed response is read only for Destination, Status
+    // and InResponseTo, each of which is also bound by the signed assertion.
+    let reparse = |v: &dsig::VerifiedBytes| xml::parse(v.as_str().as_bytes(), &sp.limits);
+    let response_reparsed = response_verified.as_ref().map(reparse).transpose()?;
+    let response_doc: &xml::Document = response_reparsed.as_ref().unwrap_or(&doc);
+    let assertion_reparsed = assertion_verified.as_ref().map(reparse).transpose()?;
+    let (assertion_doc, assertion_node) = match &assertion_reparsed {
+        Some(d) => (d, d.root()),
+        None => (response_doc, structure::assertion_of_verified_response(response_doc)?),
+    };
+
+    let expect = validate::Expectations {
+        idp_entity_id: idp.entity_id(),
+        sp_entity_id: &sp.entity_id,
+        acs_url: &sp.acs_url,
+        now: ctx.now,
+        skew: sp.clock_skew,
+        request_ids: ctx.request_ids,
+        allow_unsolicited: sp.allow_unsolicited,
+    };
+    let response_irt = validate::check_response(response_doc, response_doc.root(), &expect, trace)?;
+    let checked = validate::check_assertion(assertion_doc, assertion_node, response_irt.as_deref(), &expect, trace)?;
+
+    let fresh = ctx
+        .replay_cache
+        .check_and_record(idp.entity_id(), &checked.assertion_id, checked.replay_until, ctx.now)
+        .map_err(|e| SamlError::Replayed(format!("{} (store error: {e})", checked.assertion_id)));
+    match fresh {
+        Ok(true) => trace.pass("replay", format!("assertion {} not seen before", checked.assertion_id)),
+        Ok(false) => {
+            let e = SamlError::Replayed(checked.assertion_id.clone());
+            trace.fail("replay", e.to_string());
+            return Err(e);
+        }
+        Err(e) => {
+            trace.fail("replay", e.to_string());
+            return Err(e);
+        }
+    }
+
+    let verifier = assertion_verified.as_ref().or(response_verified.as_ref());
+    let (verified_by, signature_algorithm) = verifier
+        .map(|v| {
+            (
+                keys.get(v.key_index).map(|k| k.fingerprint().to_string()).unwrap_or_default(),
+                v.algorithm.name(),
+            )
+        })
+        .unwrap_or_default();
+    Ok(VerifiedAssertion::from_parts(assertion::Parts {
+        issuer: idp.entity_id().to_string(),
+        assertion_id: checked.assertion_id,
+        name_id: checked.name_id,
+        name_id_format: checked.name_id_format,
+        session_index: checked.session_index,
+        authn_instant: checked.authn_instant,
+        authn_context_class: checked.authn_context_class,
+        session_not_on_or_after: checked.session_not_on_or_after,
+        not_on_or_after: checked.not_on_or_after,
+        in_response_to: checked.in_response_to,
+        attributes: checked.attributes,
+        signed: SignedParts {
+            response: response_verified.is_some(),
+            assertion: assertion_verified.is_some(),
+        },
+        verified_by,
+        signature_algorithm,
+    }))
+}

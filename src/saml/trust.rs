@@ -1,0 +1,139 @@
+//! The tenant's trust in its IdP: an entity ID and the signing certificates configured
+//! for it. Signatures are checked only against these keys, never against a key or
+//! certificate carried inside the message.
+
+use base64::Engine as _;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{Id, PKey, Public};
+use openssl::x509::X509;
+
+use super::error::SamlError;
+
+/// Minimum RSA modulus size accepted for an IdP signing key.
+pub const MIN_RSA_BITS: u32 = 2048;
+
+/// One trusted IdP signing certificate and its public key.
+#[derive(Clone)]
+pub struct TrustedCertificate {
+    key: PKey<Public>,
+    fingerprint: String,
+    subject: String,
+    not_after: String,
+}
+
+impl std::fmt::Debug for TrustedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustedCertificate")
+            .field("subject", &self.subject)
+            .field("sha256", &self.fingerprint)
+            .finish()
+    }
+}
+
+impl TrustedCertificate {
+    /// From a parsed X.509 certificate. Refuses RSA keys under 2048 bits and key types
+    /// other than RSA and EC. Validity dates are not enforced (IdP metadata keys are
+    /// trusted as keys, as Shibboleth and Okta do); they are reported.
+    pub fn from_x509(cert: &X509) -> Result<Self, SamlError> {
+        let key = cert
+            .public_key()
+            .map_err(|e| SamlError::CertificateInvalid(format!("no public key: {e}")))?;
+        match key.id() {
+            Id::RSA => {
+                if key.bits() < MIN_RSA_BITS {
+                    return Err(SamlError::CertificateInvalid(format!(
+                        "RSA key of {} bits; at least {MIN_RSA_BITS} required",
+                        key.bits()
+                    )));
+                }
+            }
+            Id::EC => {}
+            other => {
+                return Err(SamlError::CertificateInvalid(format!("unsupported key type {other:?}")));
+            }
+        }
+        let digest = cert
+            .digest(MessageDigest::sha256())
+            .map_err(|e| SamlError::CertificateInvalid(e.to_string()))?;
+        let fingerprint = digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+        let subject = cert
+            .subject_name()
+            .entries()
+            .filter_map(|e| {
+                let k = e.object().nid().short_name().ok()?;
+                let v = e.data().to_string().ok()?;
+                Some(format!("{k}={v}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(TrustedCertificate {
+            key,
+            fingerprint,
+            subject,
+            not_after: cert.not_after().to_string(),
+        })
+    }
+
+    /// From base64 DER (as in metadata `X509Certificate`), whitespace allowed.
+    pub fn from_base64_der(b64: &str) -> Result<Self, SamlError> {
+        let clean: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(clean.as_bytes())
+            .map_err(|e| SamlError::CertificateInvalid(format!("certificate is not base64: {e}")))?;
+        let cert = X509::from_der(&der).map_err(|e| SamlError::CertificateInvalid(format!("not an X.509 certificate: {e}")))?;
+        Self::from_x509(&cert)
+    }
+
+    /// From PEM text.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, SamlError> {
+        let cert = X509::from_pem(pem).map_err(|e| SamlError::CertificateInvalid(format!("not a PEM certificate: {e}")))?;
+        Self::from_x509(&cert)
+    }
+
+    pub fn public_key(&self) -> &PKey<Public> {
+        &self.key
+    }
+
+    /// SHA-256 fingerprint of the DER certificate, colon-separated hex.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    pub fn not_after(&self) -> &str {
+        &self.not_after
+    }
+}
+
+/// What a tenant trusts about its IdP.
+#[derive(Debug, Clone)]
+pub struct IdpTrust {
+    entity_id: String,
+    certificates: Vec<TrustedCertificate>,
+}
+
+impl IdpTrust {
+    /// Trust `entity_id` signing with any of `certificates` (current and next, during a
+    /// rollover). An empty list is refused: there is no way to skip signature checks.
+    pub fn new(entity_id: impl Into<String>, certificates: Vec<TrustedCertificate>) -> Result<Self, SamlError> {
+        let entity_id = entity_id.into();
+        if entity_id.trim().is_empty() {
+            return Err(SamlError::MetadataInvalid("empty IdP entity ID".into()));
+        }
+        if certificates.is_empty() {
+            return Err(SamlError::NoTrustedCertificate);
+        }
+        Ok(IdpTrust { entity_id, certificates })
+    }
+
+    pub fn entity_id(&self) -> &str {
+        &self.entity_id
+    }
+
+    pub fn certificates(&self) -> &[TrustedCertificate] {
+        &self.certificates
+    }
+}
