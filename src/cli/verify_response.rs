@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::clock::{Clock, SystemClock};
 use crate::saml::{
-    IdpMetadata, IdpTrust, InMemoryReplayCache, SamlError, SpSettings, Trace, VerifiedAssertion, VerifyContext,
-    verify_response_traced,
+    IdpMetadata, IdpTrust, InMemoryReplayCache, SamlError, SpSettings, Trace, VerifiedAssertion,
+    VerifyContext, verify_response_traced,
 };
 
 #[derive(Debug, clap::Args)]
@@ -84,7 +84,11 @@ fn load_trust(path: &PathBuf) -> Result<IdpTrust, String> {
 }
 
 /// The JSON verdict of one file.
-pub fn verdict_json(file: &str, result: &Result<VerifiedAssertion, SamlError>, trace: Option<&Trace>) -> Value {
+pub fn verdict_json(
+    file: &str,
+    result: &Result<VerifiedAssertion, SamlError>,
+    trace: Option<&Trace>,
+) -> Value {
     let mut v = match result {
         Ok(a) => json!({
             "file": file,
@@ -110,7 +114,10 @@ pub fn verdict_json(file: &str, result: &Result<VerifiedAssertion, SamlError>, t
         }),
     };
     if let (Some(t), Some(obj)) = (trace, v.as_object_mut()) {
-        obj.insert("checks".into(), serde_json::to_value(t).unwrap_or(Value::Null));
+        obj.insert(
+            "checks".into(),
+            serde_json::to_value(t).unwrap_or(Value::Null),
+        );
     }
     v
 }

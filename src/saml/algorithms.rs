@@ -72,10 +72,20 @@ impl SignatureAlgorithm {
             "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => (KeyKind::Rsa, Digest::Sha384),
             "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => (KeyKind::Rsa, Digest::Sha512),
             "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1" => (KeyKind::Ecdsa, Digest::Sha1),
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => (KeyKind::Ecdsa, Digest::Sha256),
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => (KeyKind::Ecdsa, Digest::Sha384),
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => (KeyKind::Ecdsa, Digest::Sha512),
-            other => return Err(SamlError::AlgorithmUnsupported(format!("signature {other}"))),
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => {
+                (KeyKind::Ecdsa, Digest::Sha256)
+            }
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => {
+                (KeyKind::Ecdsa, Digest::Sha384)
+            }
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => {
+                (KeyKind::Ecdsa, Digest::Sha512)
+            }
+            other => {
+                return Err(SamlError::AlgorithmUnsupported(format!(
+                    "signature {other}"
+                )));
+            }
         };
         Ok(SignatureAlgorithm { key, digest })
     }

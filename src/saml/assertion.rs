@@ -115,7 +115,10 @@ impl VerifiedAssertion {
     }
     /// The first value of an attribute.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.get(name).and_then(|v| v.first()).map(String::as_str)
+        self.attributes
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
     pub fn signed(&self) -> SignedParts {
         self.signed

@@ -8,6 +8,8 @@
 //! visibly utilised namespaces (and those named in the PrefixList) are rendered.
 
 use super::xml::{Document, NodeId, NodeKind, XML_NS};
+#[cfg(test)]
+use super::xml::{Limits, parse};
 
 /// Options of one canonicalization.
 #[derive(Debug, Clone, Copy, Default)]
@@ -220,7 +222,6 @@ fn escape_attr(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::xml::{Limits, parse};
     use super::*;
 
     fn c14n_root(s: &str, with_comments: bool, prefixes: &[&str]) -> String {
@@ -240,7 +241,11 @@ mod tests {
     #[test]
     fn drops_unused_namespaces_and_sorts() {
         assert_eq!(
-            c14n_root(r#"<a:r xmlns:b="urn:b" xmlns:a="urn:a" z="1" b:y="2" a="3"/>"#, false, &[]),
+            c14n_root(
+                r#"<a:r xmlns:b="urn:b" xmlns:a="urn:a" z="1" b:y="2" a="3"/>"#,
+                false,
+                &[]
+            ),
             r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" a="3" z="1" b:y="2"></a:r>"#
         );
     }
@@ -251,7 +256,14 @@ mod tests {
         let d = parse(doc.as_bytes(), &Limits::default()).unwrap();
         let (v, _) = d.child_elements(d.root()).next().unwrap();
         let p = vec!["xs".to_string()];
-        let with = canonicalize(&d, v, &Options { inclusive_prefixes: &p, ..Default::default() });
+        let with = canonicalize(
+            &d,
+            v,
+            &Options {
+                inclusive_prefixes: &p,
+                ..Default::default()
+            },
+        );
         assert_eq!(with, r#"<v xmlns:xs="urn:xs" type="xs:string">x</v>"#);
         let without = canonicalize(&d, v, &Options::default());
         assert_eq!(without, r#"<v type="xs:string">x</v>"#);
@@ -264,13 +276,20 @@ mod tests {
             r#"<r xmlns="urn:d"><c xmlns=""><d></d></c></r>"#
         );
         // xmlns="" with no rendered default above it is not output.
-        assert_eq!(c14n_root(r#"<r xmlns=""><c/></r>"#, false, &[]), "<r><c></c></r>");
+        assert_eq!(
+            c14n_root(r#"<r xmlns=""><c/></r>"#, false, &[]),
+            "<r><c></c></r>"
+        );
     }
 
     #[test]
     fn comments_and_escaping() {
         assert_eq!(
-            c14n_root("<r a='&lt;&quot;&#9;&#xA;&#xD;&gt;'><!--c-->&amp;&gt;&#xD;<![CDATA[<x>]]><?p  d?></r>", false, &[]),
+            c14n_root(
+                "<r a='&lt;&quot;&#9;&#xA;&#xD;&gt;'><!--c-->&amp;&gt;&#xD;<![CDATA[<x>]]><?p  d?></r>",
+                false,
+                &[]
+            ),
             "<r a=\"&lt;&quot;&#x9;&#xA;&#xD;>\">&amp;&gt;&#xD;&lt;x&gt;<?p d?></r>"
         );
         assert_eq!(c14n_root("<r><!--c--></r>", true, &[]), "<r><!--c--></r>");
@@ -280,7 +299,14 @@ mod tests {
     fn excludes_subtree() {
         let d = parse(b"<r><s>sig</s> <t/></r>", &Limits::default()).unwrap();
         let (s, _) = d.child_elements(d.root()).next().unwrap();
-        let out = canonicalize(&d, d.root(), &Options { exclude: Some(s), ..Default::default() });
+        let out = canonicalize(
+            &d,
+            d.root(),
+            &Options {
+                exclude: Some(s),
+                ..Default::default()
+            },
+        );
         assert_eq!(out, "<r> <t></t></r>");
     }
 }

@@ -14,7 +14,8 @@ use openssl::pkey::Id;
 use openssl::sign::Verifier;
 
 use super::algorithms::{
-    Canonicalization, Digest, ENVELOPED_SIGNATURE, KeyKind, NS_DSIG, NS_EXC_C14N, SignatureAlgorithm,
+    Canonicalization, Digest, ENVELOPED_SIGNATURE, KeyKind, NS_DSIG, NS_EXC_C14N,
+    SignatureAlgorithm,
 };
 use super::c14n::{self, Options};
 use super::error::SamlError;
@@ -52,7 +53,6 @@ struct SignatureSpec {
     c14n_prefixes: Vec<String>,
     algorithm: SignatureAlgorithm,
     reference_uri: String,
-    transform_c14n: Canonicalization,
     transform_prefixes: Vec<String>,
     digest: Digest,
     digest_value: Vec<u8>,
@@ -65,7 +65,9 @@ fn malformed(msg: impl Into<String>) -> SamlError {
 
 /// Element children of `id`, refusing non-whitespace text between them.
 fn element_children(doc: &Document, id: NodeId, what: &str) -> Result<Vec<NodeId>, SamlError> {
-    let e = doc.element(id).ok_or_else(|| malformed(format!("{what} is not an element")))?;
+    let e = doc
+        .element(id)
+        .ok_or_else(|| malformed(format!("{what} is not an element")))?;
     let mut out = Vec::new();
     for &c in &e.children {
         match doc.node(c).map(|n| &n.kind) {
@@ -94,7 +96,11 @@ fn algorithm_attr(doc: &Document, id: NodeId) -> Result<String, SamlError> {
 }
 
 fn base64_text(doc: &Document, id: NodeId, what: &str) -> Result<Vec<u8>, SamlError> {
-    let text: String = doc.text_content(id).chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let text: String = doc
+        .text_content(id)
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD
         .decode(text.as_bytes())
         .map_err(|e| malformed(format!("{what} is not base64: {e}")))
@@ -107,7 +113,10 @@ fn prefix_list(doc: &Document, method: NodeId) -> Result<Vec<String>, SamlError>
     for (i, c) in children.iter().enumerate() {
         let e = doc.element(*c).ok_or_else(|| malformed("bad node"))?;
         if i > 0 || !e.is(NS_EXC_C14N, "InclusiveNamespaces") {
-            return Err(malformed(format!("unexpected <{}> in a canonicalization method", e.qname())));
+            return Err(malformed(format!(
+                "unexpected <{}> in a canonicalization method",
+                e.qname()
+            )));
         }
         out = e
             .attr("PrefixList")
@@ -126,14 +135,21 @@ fn check_sha1(digest: Digest, what: &str, policy: &AlgorithmPolicy) -> Result<()
     Ok(())
 }
 
-fn parse_signature(doc: &Document, sig: NodeId, policy: &AlgorithmPolicy) -> Result<SignatureSpec, SamlError> {
+fn parse_signature(
+    doc: &Document,
+    sig: NodeId,
+    policy: &AlgorithmPolicy,
+) -> Result<SignatureSpec, SamlError> {
     let parts = element_children(doc, sig, "Signature")?;
     let signed_info = expect_dsig(doc, parts.first(), "SignedInfo")?;
     let sig_value = expect_dsig(doc, parts.get(1), "SignatureValue")?;
     for &extra in parts.iter().skip(2) {
         let e = doc.element(extra).ok_or_else(|| malformed("bad node"))?;
         if !e.is(NS_DSIG, "KeyInfo") || extra != parts.get(2).copied().unwrap_or(usize::MAX) {
-            return Err(malformed(format!("unexpected <{}> in Signature", e.qname())));
+            return Err(malformed(format!(
+                "unexpected <{}> in Signature",
+                e.qname()
+            )));
         }
     }
 
@@ -145,9 +161,15 @@ fn parse_signature(doc: &Document, sig: NodeId, policy: &AlgorithmPolicy) -> Res
         expect_dsig(doc, Some(&r), "Reference")?;
     }
     if references.len() != 1 {
-        return Err(malformed(format!("exactly one Reference expected, found {}", references.len())));
+        return Err(malformed(format!(
+            "exactly one Reference expected, found {}",
+            references.len()
+        )));
     }
-    let reference = references.first().copied().ok_or_else(|| malformed("no Reference"))?;
+    let reference = references
+        .first()
+        .copied()
+        .ok_or_else(|| malformed("no Reference"))?;
 
     let c14n_uri = algorithm_attr(doc, c14n_method)?;
     let c14n = Canonicalization::from_uri(&c14n_uri)
@@ -155,18 +177,28 @@ fn parse_signature(doc: &Document, sig: NodeId, policy: &AlgorithmPolicy) -> Res
     let c14n_prefixes = prefix_list(doc, c14n_method)?;
     let algorithm = SignatureAlgorithm::from_uri(&algorithm_attr(doc, sig_method)?)?;
     if !element_children(doc, sig_method, "SignatureMethod")?.is_empty() {
-        return Err(malformed("SignatureMethod parameters are not supported (HMAC output length)"));
+        return Err(malformed(
+            "SignatureMethod parameters are not supported (HMAC output length)",
+        ));
     }
-    check_sha1(algorithm.digest, &format!("signature method {}", algorithm.name()), policy)?;
+    check_sha1(
+        algorithm.digest,
+        &format!("signature method {}", algorithm.name()),
+        policy,
+    )?;
 
-    let ref_el = doc.element(reference).ok_or_else(|| malformed("bad Reference"))?;
+    let ref_el = doc
+        .element(reference)
+        .ok_or_else(|| malformed("bad Reference"))?;
     let reference_uri = ref_el
         .attr("URI")
         .ok_or_else(|| malformed("Reference without URI"))?
         .to_string();
     let rparts = element_children(doc, reference, "Reference")?;
     let (transforms, rest) = match rparts.first() {
-        Some(&t) if doc.element(t).is_some_and(|e| e.is(NS_DSIG, "Transforms")) => (Some(t), rparts.get(1..).unwrap_or(&[])),
+        Some(&t) if doc.element(t).is_some_and(|e| e.is(NS_DSIG, "Transforms")) => {
+            (Some(t), rparts.get(1..).unwrap_or(&[]))
+        }
         _ => (None, rparts.as_slice()),
     };
     let digest_method = expect_dsig(doc, rest.first(), "DigestMethod")?;
@@ -179,14 +211,13 @@ fn parse_signature(doc: &Document, sig: NodeId, policy: &AlgorithmPolicy) -> Res
     let digest_value = base64_text(doc, digest_value_el, "DigestValue")?;
     let signature_value = base64_text(doc, sig_value, "SignatureValue")?;
 
-    let (transform_c14n, transform_prefixes) = parse_transforms(doc, transforms)?;
+    let transform_prefixes = parse_transforms(doc, transforms)?;
     Ok(SignatureSpec {
         signed_info,
         c14n,
         c14n_prefixes,
         algorithm,
         reference_uri,
-        transform_c14n,
         transform_prefixes,
         digest,
         digest_value,
@@ -195,7 +226,7 @@ fn parse_signature(doc: &Document, sig: NodeId, policy: &AlgorithmPolicy) -> Res
 }
 
 /// The only chain accepted: enveloped-signature, then exclusive C14N.
-fn parse_transforms(doc: &Document, transforms: Option<NodeId>) -> Result<(Canonicalization, Vec<String>), SamlError> {
+fn parse_transforms(doc: &Document, transforms: Option<NodeId>) -> Result<Vec<String>, SamlError> {
     let Some(transforms) = transforms else {
         return Err(SamlError::TransformUnsupported(
             "no Transforms (enveloped-signature and exclusive C14N are required)".into(),
@@ -210,12 +241,16 @@ fn parse_transforms(doc: &Document, transforms: Option<NodeId>) -> Result<(Canon
     let chain = uris.join(" -> ");
     match (list.as_slice(), uris.as_slice()) {
         ([_, second], [first_uri, second_uri]) if first_uri == ENVELOPED_SIGNATURE => {
-            let c = Canonicalization::from_uri(second_uri)
+            Canonicalization::from_uri(second_uri)
                 .ok_or_else(|| SamlError::TransformUnsupported(chain.clone()))?;
-            if !element_children(doc, list.first().copied().unwrap_or(*second), "Transform")?.is_empty() {
-                return Err(SamlError::TransformUnsupported("enveloped-signature takes no parameters".into()));
+            if !element_children(doc, list.first().copied().unwrap_or(*second), "Transform")?
+                .is_empty()
+            {
+                return Err(SamlError::TransformUnsupported(
+                    "enveloped-signature takes no parameters".into(),
+                ));
             }
-            Ok((c, prefix_list(doc, *second)?))
+            prefix_list(doc, *second)
         }
         _ => Err(SamlError::TransformUnsupported(chain)),
     }
@@ -259,7 +294,9 @@ fn verify_inner(
     keys: &[TrustedCertificate],
     policy: &AlgorithmPolicy,
 ) -> Result<VerifiedBytes, SamlError> {
-    let parent = doc.parent(sig).ok_or_else(|| malformed("signature has no parent"))?;
+    let parent = doc
+        .parent(sig)
+        .ok_or_else(|| malformed("signature has no parent"))?;
     let spec = parse_signature(doc, sig, policy)?;
 
     let id = doc
@@ -275,7 +312,11 @@ fn verify_inner(
         });
     }
 
-    if !spec.transform_c14n.with_comments() && doc.has_comment_in(parent, Some(sig)) {
+    // XML-DSig 1.0 §4.4.3.3: a bare-name reference ("#id") selects the element
+    // *without comments*, even when the transform is "#WithComments" (xmlsec1 agrees).
+    // A comment inside the signed element is therefore never covered by the digest:
+    // refuse it rather than let it split a signed value (comment injection).
+    if doc.has_comment_in(parent, Some(sig)) {
         return Err(SamlError::UnsignedComment(what));
     }
 
@@ -283,14 +324,16 @@ fn verify_inner(
         doc,
         parent,
         &Options {
-            with_comments: spec.transform_c14n.with_comments(),
+            with_comments: false,
             inclusive_prefixes: &spec.transform_prefixes,
             exclude: Some(sig),
         },
     );
     let computed = openssl::hash::hash(spec.digest.message_digest(), signed.as_bytes())
         .map_err(|e| malformed(format!("digest: {e}")))?;
-    if computed.len() != spec.digest_value.len() || !openssl::memcmp::eq(&computed, &spec.digest_value) {
+    if computed.len() != spec.digest_value.len()
+        || !openssl::memcmp::eq(&computed, &spec.digest_value)
+    {
         return Err(SamlError::DigestMismatch(what));
     }
 
@@ -305,7 +348,14 @@ fn verify_inner(
     );
     let key_index = keys
         .iter()
-        .position(|k| verify_with_key(k, spec.algorithm, signed_info.as_bytes(), &spec.signature_value))
+        .position(|k| {
+            verify_with_key(
+                k,
+                spec.algorithm,
+                signed_info.as_bytes(),
+                &spec.signature_value,
+            )
+        })
         .ok_or(SamlError::SignatureInvalid(what))?;
 
     Ok(VerifiedBytes {
@@ -316,7 +366,12 @@ fn verify_inner(
 }
 
 /// True when `signature` over `data` verifies with this key under `alg`.
-fn verify_with_key(cert: &TrustedCertificate, alg: SignatureAlgorithm, data: &[u8], signature: &[u8]) -> bool {
+fn verify_with_key(
+    cert: &TrustedCertificate,
+    alg: SignatureAlgorithm,
+    data: &[u8],
+    signature: &[u8],
+) -> bool {
     let key = cert.public_key();
     let md = alg.digest.message_digest();
     match (alg.key, key.id()) {
@@ -325,7 +380,7 @@ fn verify_with_key(cert: &TrustedCertificate, alg: SignatureAlgorithm, data: &[u
             .unwrap_or(false),
         (KeyKind::Ecdsa, Id::EC) => {
             // XML-DSig carries ECDSA signatures as r || s, each half the length.
-            if signature.is_empty() || signature.len() % 2 != 0 {
+            if signature.is_empty() || !signature.len().is_multiple_of(2) {
                 return false;
             }
             let (r, s) = signature.split_at(signature.len() / 2);

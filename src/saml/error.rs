@@ -21,7 +21,9 @@ pub enum SamlError {
     XmlMalformed(String),
     #[error("document type declarations (DOCTYPE/DTD) are forbidden")]
     DtdForbidden,
-    #[error("entity reference '&{0};' is not allowed (only the five predefined entities and character references)")]
+    #[error(
+        "entity reference '&{0};' is not allowed (only the five predefined entities and character references)"
+    )]
     EntityForbidden(String),
     #[error("element nesting deeper than {0} levels")]
     DepthExceeded(usize),
@@ -57,15 +59,21 @@ pub enum SamlError {
     SignatureMalformed(String),
     #[error("more than one Signature on the {0}")]
     MultipleSignatures(&'static str),
-    #[error("a Signature element sits inside {0}; only the Response and the Assertion may be signed")]
+    #[error(
+        "a Signature element sits inside {0}; only the Response and the Assertion may be signed"
+    )]
     SignatureMisplaced(String),
-    #[error("the signature's Reference URI '{found}' does not point to its parent element (expected '{expected}')")]
+    #[error(
+        "the signature's Reference URI '{found}' does not point to its parent element (expected '{expected}')"
+    )]
     ReferenceMismatch { expected: String, found: String },
     #[error("unsupported transform chain: {0}")]
     TransformUnsupported(String),
     #[error("unsupported algorithm {0}")]
     AlgorithmUnsupported(String),
-    #[error("SHA-1 ({0}) is refused; the IdP should sign with SHA-256 (allow it explicitly only for legacy IdPs)")]
+    #[error(
+        "SHA-1 ({0}) is refused; the IdP should sign with SHA-256 (allow it explicitly only for legacy IdPs)"
+    )]
     Sha1Forbidden(String),
     #[error("the signed {0} contains a comment that its signature does not cover")]
     UnsignedComment(&'static str),
@@ -84,11 +92,18 @@ pub enum SamlError {
     #[error("Destination '{found}' is not this ACS URL '{expected}'")]
     DestinationMismatch { expected: String, found: String },
     #[error("the IdP answered with status {code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
-    StatusNotSuccess { code: String, message: Option<String> },
+    StatusNotSuccess {
+        code: String,
+        message: Option<String>,
+    },
     #[error("the {0} has no Issuer")]
     IssuerMissing(&'static str),
     #[error("the {what} Issuer '{found}' is not the trusted IdP '{expected}'")]
-    IssuerMismatch { what: &'static str, expected: String, found: String },
+    IssuerMismatch {
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
     #[error("the Assertion has no Subject")]
     SubjectMissing,
     #[error("the Subject has no usable NameID: {0}")]
@@ -104,13 +119,24 @@ pub enum SamlError {
     #[error("unsolicited (IdP-initiated) responses are not allowed for this tenant")]
     UnsolicitedResponseForbidden,
     #[error("the Assertion is not valid before {not_before} (now {now}, skew {skew_seconds} s)")]
-    NotYetValid { not_before: String, now: String, skew_seconds: i64 },
+    NotYetValid {
+        not_before: String,
+        now: String,
+        skew_seconds: i64,
+    },
     #[error("the Assertion expired at {not_on_or_after} (now {now}, skew {skew_seconds} s)")]
-    Expired { not_on_or_after: String, now: String, skew_seconds: i64 },
+    Expired {
+        not_on_or_after: String,
+        now: String,
+        skew_seconds: i64,
+    },
     #[error("the Assertion has no AudienceRestriction")]
     AudienceMissing,
     #[error("the AudienceRestriction {found:?} does not include this SP '{expected}'")]
-    AudienceMismatch { expected: String, found: Vec<String> },
+    AudienceMismatch {
+        expected: String,
+        found: Vec<String>,
+    },
     #[error("the Assertion has no AuthnStatement")]
     AuthnStatementMissing,
     #[error("the IdP session ended at {0} (SessionNotOnOrAfter)")]

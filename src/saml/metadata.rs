@@ -33,24 +33,35 @@ impl IdpMetadata {
             ..Limits::default()
         };
         xml::parse(bytes, &limits)?;
-        let text = std::str::from_utf8(bytes).map_err(|_| SamlError::EncodingUnsupported("metadata is not UTF-8".into()))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| SamlError::EncodingUnsupported("metadata is not UTF-8".into()))?;
         let parsed: EntityDescriptorType = text
             .parse()
             .map_err(|e| SamlError::MetadataInvalid(format!("not SAML metadata: {e}")))?;
         let idps: Vec<&EntityDescriptor> = parsed
             .iter()
-            .filter(|e| e.idp_sso_descriptors.as_ref().is_some_and(|d| !d.is_empty()))
+            .filter(|e| {
+                e.idp_sso_descriptors
+                    .as_ref()
+                    .is_some_and(|d| !d.is_empty())
+            })
             .collect();
         let entity = match idps.as_slice() {
             [one] => *one,
             [] => return Err(SamlError::MetadataInvalid("no IDPSSODescriptor".into())),
-            _ => return Err(SamlError::MetadataInvalid("more than one IdP entity; upload one IdP's metadata".into())),
+            _ => {
+                return Err(SamlError::MetadataInvalid(
+                    "more than one IdP entity; upload one IdP's metadata".into(),
+                ));
+            }
         };
         let entity_id = entity
             .entity_id
             .clone()
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| SamlError::MetadataInvalid("EntityDescriptor without entityID".into()))?;
+            .ok_or_else(|| {
+                SamlError::MetadataInvalid("EntityDescriptor without entityID".into())
+            })?;
         let descriptors = entity.idp_sso_descriptors.as_deref().unwrap_or(&[]);
 
         let mut signing_certificates = Vec::new();
@@ -66,7 +77,12 @@ impl IdpMetadata {
                 if !usable {
                     continue;
                 }
-                for c in k.key_info.x509_data.iter().flat_map(|x| x.certificates.iter()) {
+                for c in k
+                    .key_info
+                    .x509_data
+                    .iter()
+                    .flat_map(|x| x.certificates.iter())
+                {
                     signing_certificates.push(TrustedCertificate::from_base64_der(c)?);
                 }
             }

@@ -96,7 +96,11 @@ pub fn decode_input(input: &[u8], limit: usize) -> Result<Vec<u8>, SamlError> {
                 limit,
             });
         }
-        let clean: Vec<u8> = input.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        let clean: Vec<u8> = input
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
         base64::engine::general_purpose::STANDARD
             .decode(&clean)
             .map_err(|e| SamlError::Base64Invalid(e.to_string()))?
@@ -173,7 +177,10 @@ pub fn verify_response_traced(
     let assertion_reparsed = assertion_verified.as_ref().map(reparse).transpose()?;
     let (assertion_doc, assertion_node) = match &assertion_reparsed {
         Some(d) => (d, d.root()),
-        None => (response_doc, structure::assertion_of_verified_response(response_doc)?),
+        None => (
+            response_doc,
+            structure::assertion_of_verified_response(response_doc)?,
+        ),
     };
 
     let expect = validate::Expectations {
@@ -186,14 +193,28 @@ pub fn verify_response_traced(
         allow_unsolicited: sp.allow_unsolicited,
     };
     let response_irt = validate::check_response(response_doc, response_doc.root(), &expect, trace)?;
-    let checked = validate::check_assertion(assertion_doc, assertion_node, response_irt.as_deref(), &expect, trace)?;
+    let checked = validate::check_assertion(
+        assertion_doc,
+        assertion_node,
+        response_irt.as_deref(),
+        &expect,
+        trace,
+    )?;
 
     let fresh = ctx
         .replay_cache
-        .check_and_record(idp.entity_id(), &checked.assertion_id, checked.replay_until, ctx.now)
+        .check_and_record(
+            idp.entity_id(),
+            &checked.assertion_id,
+            checked.replay_until,
+            ctx.now,
+        )
         .map_err(|e| SamlError::Replayed(format!("{} (store error: {e})", checked.assertion_id)));
     match fresh {
-        Ok(true) => trace.pass("replay", format!("assertion {} not seen before", checked.assertion_id)),
+        Ok(true) => trace.pass(
+            "replay",
+            format!("assertion {} not seen before", checked.assertion_id),
+        ),
         Ok(false) => {
             let e = SamlError::Replayed(checked.assertion_id.clone());
             trace.fail("replay", e.to_string());
@@ -209,7 +230,9 @@ pub fn verify_response_traced(
     let (verified_by, signature_algorithm) = verifier
         .map(|v| {
             (
-                keys.get(v.key_index).map(|k| k.fingerprint().to_string()).unwrap_or_default(),
+                keys.get(v.key_index)
+                    .map(|k| k.fingerprint().to_string())
+                    .unwrap_or_default(),
                 v.algorithm.name(),
             )
         })

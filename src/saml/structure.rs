@@ -59,10 +59,10 @@ pub fn locate(doc: &Document) -> Result<Layout, SamlError> {
     }
 
     let all = doc.descendants(response);
-    if all
-        .iter()
-        .any(|&n| doc.element(n).is_some_and(|e| e.is(NS_SAML, "EncryptedAssertion")))
-    {
+    if all.iter().any(|&n| {
+        doc.element(n)
+            .is_some_and(|e| e.is(NS_SAML, "EncryptedAssertion"))
+    }) {
         return Err(SamlError::EncryptedAssertionUnsupported);
     }
     let assertions: Vec<NodeId> = all
@@ -112,7 +112,9 @@ pub fn locate(doc: &Document) -> Result<Layout, SamlError> {
 
 /// The single Assertion child of a Response re-parsed from its verified bytes.
 pub fn assertion_of_verified_response(doc: &Document) -> Result<NodeId, SamlError> {
-    let mut it = doc.children_named(doc.root(), NS_SAML, "Assertion").map(|(n, _)| n);
+    let mut it = doc
+        .children_named(doc.root(), NS_SAML, "Assertion")
+        .map(|(n, _)| n);
     match (it.next(), it.next()) {
         (Some(a), None) => Ok(a),
         (None, _) => Err(SamlError::AssertionMissing),

@@ -49,13 +49,19 @@ impl TrustedCertificate {
             }
             Id::EC => {}
             other => {
-                return Err(SamlError::CertificateInvalid(format!("unsupported key type {other:?}")));
+                return Err(SamlError::CertificateInvalid(format!(
+                    "unsupported key type {other:?}"
+                )));
             }
         }
         let digest = cert
             .digest(MessageDigest::sha256())
             .map_err(|e| SamlError::CertificateInvalid(e.to_string()))?;
-        let fingerprint = digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+        let fingerprint = digest
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
         let subject = cert
             .subject_name()
             .entries()
@@ -79,14 +85,18 @@ impl TrustedCertificate {
         let clean: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(clean.as_bytes())
-            .map_err(|e| SamlError::CertificateInvalid(format!("certificate is not base64: {e}")))?;
-        let cert = X509::from_der(&der).map_err(|e| SamlError::CertificateInvalid(format!("not an X.509 certificate: {e}")))?;
+            .map_err(|e| {
+                SamlError::CertificateInvalid(format!("certificate is not base64: {e}"))
+            })?;
+        let cert = X509::from_der(&der)
+            .map_err(|e| SamlError::CertificateInvalid(format!("not an X.509 certificate: {e}")))?;
         Self::from_x509(&cert)
     }
 
     /// From PEM text.
     pub fn from_pem(pem: &[u8]) -> Result<Self, SamlError> {
-        let cert = X509::from_pem(pem).map_err(|e| SamlError::CertificateInvalid(format!("not a PEM certificate: {e}")))?;
+        let cert = X509::from_pem(pem)
+            .map_err(|e| SamlError::CertificateInvalid(format!("not a PEM certificate: {e}")))?;
         Self::from_x509(&cert)
     }
 
@@ -118,7 +128,10 @@ pub struct IdpTrust {
 impl IdpTrust {
     /// Trust `entity_id` signing with any of `certificates` (current and next, during a
     /// rollover). An empty list is refused: there is no way to skip signature checks.
-    pub fn new(entity_id: impl Into<String>, certificates: Vec<TrustedCertificate>) -> Result<Self, SamlError> {
+    pub fn new(
+        entity_id: impl Into<String>,
+        certificates: Vec<TrustedCertificate>,
+    ) -> Result<Self, SamlError> {
         let entity_id = entity_id.into();
         if entity_id.trim().is_empty() {
             return Err(SamlError::MetadataInvalid("empty IdP entity ID".into()));
@@ -126,7 +139,10 @@ impl IdpTrust {
         if certificates.is_empty() {
             return Err(SamlError::NoTrustedCertificate);
         }
-        Ok(IdpTrust { entity_id, certificates })
+        Ok(IdpTrust {
+            entity_id,
+            certificates,
+        })
     }
 
     pub fn entity_id(&self) -> &str {

@@ -46,7 +46,10 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, SamlError> {
 }
 
 fn time_attr(doc: &Document, id: NodeId, name: &str) -> Result<Option<DateTime<Utc>>, SamlError> {
-    doc.element(id).and_then(|e| e.attr(name)).map(parse_time).transpose()
+    doc.element(id)
+        .and_then(|e| e.attr(name))
+        .map(parse_time)
+        .transpose()
 }
 
 fn fmt(t: DateTime<Utc>) -> String {
@@ -95,10 +98,12 @@ pub fn check_response(
         .and_then(|(s, _)| doc.child_named(s, NS_SAMLP, "StatusCode"))
         .and_then(|(_, c)| c.attr("Value"));
     if status != Some(STATUS_SUCCESS) {
-        let e = super::structure::failure_status(doc, response).unwrap_or(SamlError::StatusNotSuccess {
-            code: status.unwrap_or("(missing)").to_string(),
-            message: None,
-        });
+        let e = super::structure::failure_status(doc, response).unwrap_or(
+            SamlError::StatusNotSuccess {
+                code: status.unwrap_or("(missing)").to_string(),
+                message: None,
+            },
+        );
         trace.fail("status", e.to_string());
         return Err(e);
     }
@@ -106,7 +111,12 @@ pub fn check_response(
     Ok(el.attr("InResponseTo").map(str::to_string))
 }
 
-fn issuer(doc: &Document, assertion: NodeId, x: &Expectations<'_>, trace: &mut Trace) -> Result<(), SamlError> {
+fn issuer(
+    doc: &Document,
+    assertion: NodeId,
+    x: &Expectations<'_>,
+    trace: &mut Trace,
+) -> Result<(), SamlError> {
     let r = match doc.child_named(assertion, NS_SAML, "Issuer") {
         None => Err(SamlError::IssuerMissing("Assertion")),
         Some((i, _)) => {
@@ -122,14 +132,28 @@ fn issuer(doc: &Document, assertion: NodeId, x: &Expectations<'_>, trace: &mut T
             }
         }
     };
-    trace.record("assertion_issuer", |f| format!("'{f}' is the trusted IdP"), r).map(|_| ())
+    trace
+        .record(
+            "assertion_issuer",
+            |f| format!("'{f}' is the trusted IdP"),
+            r,
+        )
+        .map(|_| ())
 }
 
-fn subject(doc: &Document, assertion: NodeId, trace: &mut Trace) -> Result<(NodeId, String, Option<String>), SamlError> {
+fn subject(
+    doc: &Document,
+    assertion: NodeId,
+    trace: &mut Trace,
+) -> Result<(NodeId, String, Option<String>), SamlError> {
     let r = (|| {
-        let (subject, _) = doc.child_named(assertion, NS_SAML, "Subject").ok_or(SamlError::SubjectMissing)?;
+        let (subject, _) = doc
+            .child_named(assertion, NS_SAML, "Subject")
+            .ok_or(SamlError::SubjectMissing)?;
         if doc.child_named(subject, NS_SAML, "EncryptedID").is_some() {
-            return Err(SamlError::NameIdMissing("encrypted NameIDs are not supported yet".into()));
+            return Err(SamlError::NameIdMissing(
+                "encrypted NameIDs are not supported yet".into(),
+            ));
         }
         let (n, el) = doc
             .child_named(subject, NS_SAML, "NameID")
@@ -140,7 +164,16 @@ fn subject(doc: &Document, assertion: NodeId, trace: &mut Trace) -> Result<(Node
         }
         Ok((subject, value, el.attr("Format").map(str::to_string)))
     })();
-    trace.record("subject", |(_, v, f)| format!("NameID '{v}' format {}", f.as_deref().unwrap_or("(unspecified)")), r)
+    trace.record(
+        "subject",
+        |(_, v, f)| {
+            format!(
+                "NameID '{v}' format {}",
+                f.as_deref().unwrap_or("(unspecified)")
+            )
+        },
+        r,
+    )
 }
 
 fn conditions(
@@ -149,39 +182,62 @@ fn conditions(
     x: &Expectations<'_>,
     trace: &mut Trace,
 ) -> Result<Option<DateTime<Utc>>, SamlError> {
-    let cond = doc.child_named(assertion, NS_SAML, "Conditions").map(|(c, _)| c);
+    let cond = doc
+        .child_named(assertion, NS_SAML, "Conditions")
+        .map(|(c, _)| c);
     let (nb, noa) = match cond {
-        Some(c) => (time_attr(doc, c, "NotBefore")?, time_attr(doc, c, "NotOnOrAfter")?),
+        Some(c) => (
+            time_attr(doc, c, "NotBefore")?,
+            time_attr(doc, c, "NotOnOrAfter")?,
+        ),
         None => (None, None),
     };
     let skew_s = x.skew.num_seconds();
-    if let Some(nb) = nb {
-        if x.now + x.skew < nb {
-            let e = SamlError::NotYetValid {
-                not_before: fmt(nb),
-                now: fmt(x.now),
-                skew_seconds: skew_s,
-            };
-            trace.fail("not_before", e.to_string());
-            return Err(e);
-        }
+    if let Some(nb) = nb
+        && x.now + x.skew < nb
+    {
+        let e = SamlError::NotYetValid {
+            not_before: fmt(nb),
+            now: fmt(x.now),
+            skew_seconds: skew_s,
+        };
+        trace.fail("not_before", e.to_string());
+        return Err(e);
     }
-    trace.pass("not_before", format!("{} <= now {} + {skew_s} s", nb.map(fmt).unwrap_or("(none)".into()), fmt(x.now)));
-    if let Some(noa) = noa {
-        if x.now - x.skew >= noa {
-            let e = SamlError::Expired {
-                not_on_or_after: fmt(noa),
-                now: fmt(x.now),
-                skew_seconds: skew_s,
-            };
-            trace.fail("not_on_or_after", e.to_string());
-            return Err(e);
-        }
+    trace.pass(
+        "not_before",
+        format!(
+            "{} <= now {} + {skew_s} s",
+            nb.map(fmt).unwrap_or("(none)".into()),
+            fmt(x.now)
+        ),
+    );
+    if let Some(noa) = noa
+        && x.now - x.skew >= noa
+    {
+        let e = SamlError::Expired {
+            not_on_or_after: fmt(noa),
+            now: fmt(x.now),
+            skew_seconds: skew_s,
+        };
+        trace.fail("not_on_or_after", e.to_string());
+        return Err(e);
     }
-    trace.pass("not_on_or_after", format!("now {} - {skew_s} s < {}", fmt(x.now), noa.map(fmt).unwrap_or("(none)".into())));
+    trace.pass(
+        "not_on_or_after",
+        format!(
+            "now {} - {skew_s} s < {}",
+            fmt(x.now),
+            noa.map(fmt).unwrap_or("(none)".into())
+        ),
+    );
 
     let restrictions: Vec<NodeId> = cond
-        .map(|c| doc.children_named(c, NS_SAML, "AudienceRestriction").map(|(r, _)| r).collect())
+        .map(|c| {
+            doc.children_named(c, NS_SAML, "AudienceRestriction")
+                .map(|(r, _)| r)
+                .collect()
+        })
         .unwrap_or_default();
     if restrictions.is_empty() {
         trace.fail("audience", "no AudienceRestriction");
@@ -201,7 +257,10 @@ fn conditions(
             return Err(e);
         }
     }
-    trace.pass("audience", format!("'{}' is in every AudienceRestriction", x.sp_entity_id));
+    trace.pass(
+        "audience",
+        format!("'{}' is in every AudienceRestriction", x.sp_entity_id),
+    );
     Ok(noa)
 }
 
@@ -224,8 +283,9 @@ fn bearer_data(
             found: recipient.to_string(),
         });
     }
-    let noa = time_attr(doc, data, "NotOnOrAfter")?
-        .ok_or_else(|| SamlError::SubjectConfirmationExpired("(no NotOnOrAfter: required for bearer)".into()))?;
+    let noa = time_attr(doc, data, "NotOnOrAfter")?.ok_or_else(|| {
+        SamlError::SubjectConfirmationExpired("(no NotOnOrAfter: required for bearer)".into())
+    })?;
     if x.now - x.skew >= noa {
         return Err(SamlError::SubjectConfirmationExpired(fmt(noa)));
     }
@@ -254,7 +314,10 @@ fn confirmation(
             Ok(ok) => {
                 trace.pass(
                     "bearer_confirmation",
-                    format!("Recipient is this ACS URL; NotOnOrAfter {} is after now - skew", fmt(ok.1)),
+                    format!(
+                        "Recipient is this ACS URL; NotOnOrAfter {} is after now - skew",
+                        fmt(ok.1)
+                    ),
                 );
                 return correlate(ok, response_irt, x, trace);
             }
@@ -275,15 +338,21 @@ fn correlate(
     trace: &mut Trace,
 ) -> Result<(Option<String>, DateTime<Utc>), SamlError> {
     let r = (|| {
-        if let (Some(a), Some(b)) = (scd_irt.as_deref(), response_irt) {
-            if a != b {
-                return Err(SamlError::InResponseToMismatch(format!("{a} (assertion) vs {b} (response)")));
-            }
+        if let (Some(a), Some(b)) = (scd_irt.as_deref(), response_irt)
+            && a != b
+        {
+            return Err(SamlError::InResponseToMismatch(format!(
+                "{a} (assertion) vs {b} (response)"
+            )));
         }
         match scd_irt.as_deref().or(response_irt) {
-            Some(id) if x.request_ids.iter().any(|r| r == id) => Ok(format!("answers outstanding request {id}")),
+            Some(id) if x.request_ids.iter().any(|r| r == id) => {
+                Ok(format!("answers outstanding request {id}"))
+            }
             Some(id) => Err(SamlError::InResponseToMismatch(id.to_string())),
-            None if x.allow_unsolicited => Ok("unsolicited (IdP-initiated), allowed for this tenant".to_string()),
+            None if x.allow_unsolicited => {
+                Ok("unsolicited (IdP-initiated), allowed for this tenant".to_string())
+            }
             None => Err(SamlError::UnsolicitedResponseForbidden),
         }
     })();
@@ -298,16 +367,21 @@ struct Authn {
     session_not_on_or_after: Option<DateTime<Utc>>,
 }
 
-fn authn(doc: &Document, assertion: NodeId, x: &Expectations<'_>, trace: &mut Trace) -> Result<Authn, SamlError> {
+fn authn(
+    doc: &Document,
+    assertion: NodeId,
+    x: &Expectations<'_>,
+    trace: &mut Trace,
+) -> Result<Authn, SamlError> {
     let r = (|| {
         let (st, el) = doc
             .child_named(assertion, NS_SAML, "AuthnStatement")
             .ok_or(SamlError::AuthnStatementMissing)?;
         let snoa = time_attr(doc, st, "SessionNotOnOrAfter")?;
-        if let Some(t) = snoa {
-            if x.now - x.skew >= t {
-                return Err(SamlError::SessionExpired(fmt(t)));
-            }
+        if let Some(t) = snoa
+            && x.now - x.skew >= t
+        {
+            return Err(SamlError::SessionExpired(fmt(t)));
         }
         let class = doc
             .child_named(st, NS_SAML, "AuthnContext")
@@ -334,10 +408,15 @@ fn attributes(doc: &Document, assertion: NodeId) -> BTreeMap<String, Vec<String>
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (st, _) in doc.children_named(assertion, NS_SAML, "AttributeStatement") {
         for (a, el) in doc.children_named(st, NS_SAML, "Attribute") {
-            let Some(name) = el.attr("Name") else { continue };
+            let Some(name) = el.attr("Name") else {
+                continue;
+            };
             let values = out.entry(name.to_string()).or_default();
             for (v, vel) in doc.children_named(a, NS_SAML, "AttributeValue") {
-                if vel.attr_ns(NS_XSI, "nil").is_some_and(|n| n == "true" || n == "1") {
+                if vel
+                    .attr_ns(NS_XSI, "nil")
+                    .is_some_and(|n| n == "true" || n == "1")
+                {
                     continue;
                 }
                 values.push(doc.text_content(v));
@@ -357,7 +436,9 @@ pub fn check_assertion(
 ) -> Result<Checked, SamlError> {
     let el = doc.element(assertion).ok_or(SamlError::AssertionMissing)?;
     if el.attr("Version") != Some("2.0") {
-        return Err(SamlError::VersionUnsupported(el.attr("Version").unwrap_or("(missing)").to_string()));
+        return Err(SamlError::VersionUnsupported(
+            el.attr("Version").unwrap_or("(missing)").to_string(),
+        ));
     }
     let assertion_id = el
         .attr("ID")

@@ -165,7 +165,8 @@ impl Document {
         ns: &'a str,
         local: &'a str,
     ) -> impl Iterator<Item = (NodeId, &'a Element)> + 'a {
-        self.child_elements(id).filter(move |(_, e)| e.is(ns, local))
+        self.child_elements(id)
+            .filter(move |(_, e)| e.is(ns, local))
     }
 
     /// The first element child with the given name.
@@ -224,10 +225,10 @@ impl Document {
         }
         let mut cur = Some(id);
         while let Some(n) = cur {
-            if let Some(e) = self.element(n) {
-                if let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix) {
-                    return if uri.is_empty() { None } else { Some(uri) };
-                }
+            if let Some(e) = self.element(n)
+                && let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
+            {
+                return if uri.is_empty() { None } else { Some(uri) };
             }
             cur = self.parent(n);
         }
@@ -261,10 +262,13 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, SamlError> {
         });
     }
     if input.starts_with(&[0xFE, 0xFF]) || input.starts_with(&[0xFF, 0xFE]) {
-        return Err(SamlError::EncodingUnsupported("UTF-16 byte order mark".into()));
+        return Err(SamlError::EncodingUnsupported(
+            "UTF-16 byte order mark".into(),
+        ));
     }
-    let text = std::str::from_utf8(input)
-        .map_err(|e| SamlError::EncodingUnsupported(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    let text = std::str::from_utf8(input).map_err(|e| {
+        SamlError::EncodingUnsupported(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+    })?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     Parser::new(limits).run(text)
 }
@@ -327,7 +331,9 @@ impl<'l> Parser<'l> {
                         let enc = enc.map_err(|e| malformed(e.to_string()))?;
                         let enc = String::from_utf8_lossy(&enc).to_ascii_lowercase();
                         if enc != "utf-8" && enc != "utf8" {
-                            return Err(SamlError::EncodingUnsupported(format!("declared encoding {enc}")));
+                            return Err(SamlError::EncodingUnsupported(format!(
+                                "declared encoding {enc}"
+                            )));
                         }
                     }
                     let v = d.version().map_err(|e| malformed(e.to_string()))?;
@@ -349,7 +355,8 @@ impl<'l> Parser<'l> {
                     self.stack.pop();
                 }
                 Event::Text(t) => {
-                    let raw = std::str::from_utf8(&t).map_err(|_| malformed("invalid UTF-8 text"))?;
+                    let raw =
+                        std::str::from_utf8(&t).map_err(|_| malformed("invalid UTF-8 text"))?;
                     let normalised = normalise_eol(raw);
                     check_chars(&normalised)?;
                     if normalised.contains("]]>") {
@@ -358,31 +365,36 @@ impl<'l> Parser<'l> {
                     self.push_text(&normalised)?;
                 }
                 Event::GeneralRef(r) => {
-                    let name = std::str::from_utf8(&r).map_err(|_| malformed("invalid reference"))?;
+                    let name =
+                        std::str::from_utf8(&r).map_err(|_| malformed("invalid reference"))?;
                     let c = resolve_reference(name)?;
                     let mut buf = [0u8; 4];
                     self.push_text(c.encode_utf8(&mut buf))?;
                 }
                 Event::CData(t) => {
-                    let raw = std::str::from_utf8(&t).map_err(|_| malformed("invalid UTF-8 in CDATA"))?;
+                    let raw =
+                        std::str::from_utf8(&t).map_err(|_| malformed("invalid UTF-8 in CDATA"))?;
                     let normalised = normalise_eol(raw);
                     check_chars(&normalised)?;
                     self.push_text(&normalised)?;
                 }
                 Event::Comment(t) => {
                     self.flush_text()?;
-                    let raw = std::str::from_utf8(&t).map_err(|_| malformed("invalid UTF-8 in comment"))?;
+                    let raw = std::str::from_utf8(&t)
+                        .map_err(|_| malformed("invalid UTF-8 in comment"))?;
                     let normalised = normalise_eol(raw);
                     check_chars(&normalised)?;
                     self.add_misc(NodeKind::Comment(normalised))?;
                 }
                 Event::PI(p) => {
                     self.flush_text()?;
-                    let target = std::str::from_utf8(p.target()).map_err(|_| malformed("invalid PI target"))?;
+                    let target = std::str::from_utf8(p.target())
+                        .map_err(|_| malformed("invalid PI target"))?;
                     if target.eq_ignore_ascii_case("xml") {
                         return Err(malformed("XML declaration not at the start"));
                     }
-                    let data = std::str::from_utf8(p.content()).map_err(|_| malformed("invalid PI"))?;
+                    let data =
+                        std::str::from_utf8(p.content()).map_err(|_| malformed("invalid PI"))?;
                     let data = normalise_eol(data.trim_start_matches([' ', '\t', '\r', '\n']));
                     check_chars(&data)?;
                     self.add_misc(NodeKind::Pi {
@@ -411,14 +423,13 @@ impl<'l> Parser<'l> {
         }
         self.nodes.push(node);
         let id = self.nodes.len() - 1;
-        if let Some(parent) = id_parent(&self.nodes, id) {
-            if let Some(Node {
+        if let Some(parent) = id_parent(&self.nodes, id)
+            && let Some(Node {
                 kind: NodeKind::Element(e),
                 ..
             }) = self.nodes.get_mut(parent)
-            {
-                e.children.push(id);
-            }
+        {
+            e.children.push(id);
         }
         Ok(id)
     }
@@ -430,18 +441,20 @@ impl<'l> Parser<'l> {
             }
             return Err(malformed("character data outside the document element"));
         }
-        self.pending_text.get_or_insert_with(String::new).push_str(s);
+        self.pending_text
+            .get_or_insert_with(String::new)
+            .push_str(s);
         Ok(())
     }
 
     fn flush_text(&mut self) -> Result<(), SamlError> {
-        if let Some(t) = self.pending_text.take() {
-            if let Some(&parent) = self.stack.last() {
-                self.push_node(Node {
-                    kind: NodeKind::Text(t),
-                    parent: Some(parent),
-                })?;
-            }
+        if let Some(t) = self.pending_text.take()
+            && let Some(&parent) = self.stack.last()
+        {
+            self.push_node(Node {
+                kind: NodeKind::Text(t),
+                parent: Some(parent),
+            })?;
         }
         Ok(())
     }
@@ -464,17 +477,24 @@ impl<'l> Parser<'l> {
             return Some(XML_NS.to_string());
         }
         if let Some((_, uri)) = own.iter().find(|(p, _)| p == prefix) {
-            return if uri.is_empty() { None } else { Some(uri.clone()) };
+            return if uri.is_empty() {
+                None
+            } else {
+                Some(uri.clone())
+            };
         }
         for &n in self.stack.iter().rev() {
             if let Some(Node {
                 kind: NodeKind::Element(e),
                 ..
             }) = self.nodes.get(n)
+                && let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
             {
-                if let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix) {
-                    return if uri.is_empty() { None } else { Some(uri.clone()) };
-                }
+                return if uri.is_empty() {
+                    None
+                } else {
+                    Some(uri.clone())
+                };
             }
         }
         None
@@ -503,32 +523,44 @@ impl<'l> Parser<'l> {
             if count > self.limits.max_attributes {
                 return Err(SamlError::TooManyAttributes(self.limits.max_attributes));
             }
-            let key = std::str::from_utf8(attr.key.as_ref()).map_err(|_| malformed("invalid attribute name"))?;
-            let raw = std::str::from_utf8(&attr.value).map_err(|_| malformed("invalid attribute value"))?;
+            let key = std::str::from_utf8(attr.key.as_ref())
+                .map_err(|_| malformed("invalid attribute name"))?;
+            let raw = std::str::from_utf8(&attr.value)
+                .map_err(|_| malformed("invalid attribute value"))?;
             let value = normalise_attribute(raw)?;
             let (ap, al) = split_qname(key)?;
             match (ap.as_deref(), al.as_str()) {
                 (None, "xmlns") => {
                     if value == XML_NS || value == XMLNS_NS {
-                        return Err(SamlError::NamespaceInvalid(format!("default namespace may not be {value}")));
+                        return Err(SamlError::NamespaceInvalid(format!(
+                            "default namespace may not be {value}"
+                        )));
                     }
                     ns_decls.push((String::new(), value));
                 }
                 (Some("xmlns"), p) => {
                     if p == "xmlns" {
-                        return Err(SamlError::NamespaceInvalid("the xmlns prefix may not be declared".into()));
+                        return Err(SamlError::NamespaceInvalid(
+                            "the xmlns prefix may not be declared".into(),
+                        ));
                     }
                     if p == "xml" {
                         if value != XML_NS {
-                            return Err(SamlError::NamespaceInvalid("the xml prefix is fixed".into()));
+                            return Err(SamlError::NamespaceInvalid(
+                                "the xml prefix is fixed".into(),
+                            ));
                         }
                         continue;
                     }
                     if value.is_empty() {
-                        return Err(SamlError::NamespaceInvalid(format!("prefix '{p}' bound to an empty URI")));
+                        return Err(SamlError::NamespaceInvalid(format!(
+                            "prefix '{p}' bound to an empty URI"
+                        )));
                     }
                     if value == XML_NS || value == XMLNS_NS {
-                        return Err(SamlError::NamespaceInvalid(format!("prefix '{p}' bound to a reserved URI")));
+                        return Err(SamlError::NamespaceInvalid(format!(
+                            "prefix '{p}' bound to a reserved URI"
+                        )));
                     }
                     ns_decls.push((p.to_string(), value));
                 }
@@ -536,29 +568,31 @@ impl<'l> Parser<'l> {
             }
         }
 
-        let ns = match &prefix {
-            Some(p) => Some(
-                self.lookup(p, &ns_decls)
-                    .ok_or_else(|| SamlError::NamespaceInvalid(format!("undeclared prefix '{p}'")))?,
-            ),
-            None => self.lookup("", &ns_decls),
-        };
+        let ns =
+            match &prefix {
+                Some(p) => Some(self.lookup(p, &ns_decls).ok_or_else(|| {
+                    SamlError::NamespaceInvalid(format!("undeclared prefix '{p}'"))
+                })?),
+                None => self.lookup("", &ns_decls),
+            };
         let mut attrs = Vec::with_capacity(raw_attrs.len());
         for (ap, al, value) in raw_attrs {
             let ans = match &ap {
-                Some(p) => Some(
-                    self.lookup(p, &ns_decls)
-                        .ok_or_else(|| SamlError::NamespaceInvalid(format!("undeclared prefix '{p}'")))?,
-                ),
+                Some(p) => Some(self.lookup(p, &ns_decls).ok_or_else(|| {
+                    SamlError::NamespaceInvalid(format!("undeclared prefix '{p}'"))
+                })?),
                 None => None,
             };
             if attrs
                 .iter()
                 .any(|a: &Attribute| a.local == al && a.ns == ans)
             {
-                return Err(SamlError::NamespaceInvalid(format!("attribute '{al}' appears twice")));
+                return Err(SamlError::NamespaceInvalid(format!(
+                    "attribute '{al}' appears twice"
+                )));
             }
-            let is_id = (ans.is_none() && (al == "ID" || al == "Id")) || (ans.as_deref() == Some(XML_NS) && al == "id");
+            let is_id = (ans.is_none() && (al == "ID" || al == "Id"))
+                || (ans.as_deref() == Some(XML_NS) && al == "id");
             if is_id && !self.ids.insert(value.clone()) {
                 return Err(SamlError::DuplicateId(value));
             }
@@ -601,7 +635,12 @@ fn is_name_start(c: char) -> bool {
 }
 
 fn is_name_char(c: char) -> bool {
-    is_name_start(c) || c.is_ascii_digit() || c == '-' || c == '.' || c == '\u{B7}' || c.is_numeric()
+    is_name_start(c)
+        || c.is_ascii_digit()
+        || c == '-'
+        || c == '.'
+        || c == '\u{B7}'
+        || c.is_numeric()
 }
 
 fn check_ncname(s: &str) -> Result<(), SamlError> {
@@ -622,7 +661,9 @@ fn split_qname(q: &str) -> Result<(Option<String>, String), SamlError> {
     match q.split_once(':') {
         Some((p, l)) => {
             check_ncname(p)?;
-            check_ncname(l).map_err(|_| SamlError::NamespaceInvalid(format!("invalid qualified name '{q}'")))?;
+            check_ncname(l).map_err(|_| {
+                SamlError::NamespaceInvalid(format!("invalid qualified name '{q}'"))
+            })?;
             Ok((Some(p.to_string()), l.to_string()))
         }
         None => {
@@ -646,7 +687,10 @@ fn is_xml_char(c: char) -> bool {
 
 fn check_chars(s: &str) -> Result<(), SamlError> {
     match s.chars().find(|&c| !is_xml_char(c)) {
-        Some(c) => Err(malformed(format!("character U+{:04X} is not allowed in XML", c as u32))),
+        Some(c) => Err(malformed(format!(
+            "character U+{:04X} is not allowed in XML",
+            c as u32
+        ))),
         None => Ok(()),
     }
 }
@@ -677,7 +721,9 @@ fn resolve_reference(name: &str) -> Result<char, SamlError> {
                 .and_then(char::from_u32)
                 .ok_or_else(|| malformed(format!("bad character reference &{name};")))?;
             if !is_xml_char(c) {
-                return Err(malformed(format!("character reference &{name}; is not an XML character")));
+                return Err(malformed(format!(
+                    "character reference &{name}; is not an XML character"
+                )));
             }
             c
         }
@@ -699,7 +745,9 @@ fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
         let (before, after) = rest.split_at(pos);
         push_ws_normalised(&mut out, before);
         let after = after.get(1..).unwrap_or("");
-        let end = after.find(';').ok_or_else(|| malformed("unterminated reference in attribute"))?;
+        let end = after
+            .find(';')
+            .ok_or_else(|| malformed("unterminated reference in attribute"))?;
         let name = after.get(..end).unwrap_or("");
         out.push(resolve_reference(name)?);
         rest = after.get(end + 1..).unwrap_or("");
@@ -711,7 +759,11 @@ fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
 
 fn push_ws_normalised(out: &mut String, s: &str) {
     for c in s.chars() {
-        out.push(if matches!(c, '\t' | '\n' | '\r') { ' ' } else { c });
+        out.push(if matches!(c, '\t' | '\n' | '\r') {
+            ' '
+        } else {
+            c
+        });
     }
 }
 
@@ -738,7 +790,10 @@ mod tests {
 
     #[test]
     fn refuses_dtd_and_entities() {
-        assert_eq!(p("<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>").unwrap_err(), SamlError::DtdForbidden);
+        assert_eq!(
+            p("<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>").unwrap_err(),
+            SamlError::DtdForbidden
+        );
         assert_eq!(p("<a>&x;</a>").unwrap_err().code(), "entity_forbidden");
         assert_eq!(p("<a b='&x;'/>").unwrap_err().code(), "entity_forbidden");
     }
@@ -746,11 +801,23 @@ mod tests {
     #[test]
     fn refuses_bad_encodings() {
         assert_eq!(
-            p("<?xml version='1.0' encoding='ISO-8859-1'?><a/>").unwrap_err().code(),
+            p("<?xml version='1.0' encoding='ISO-8859-1'?><a/>")
+                .unwrap_err()
+                .code(),
             "encoding_unsupported"
         );
-        assert_eq!(parse(&[0x3c, 0x61, 0xff, 0x2f, 0x3e], &Limits::default()).unwrap_err().code(), "encoding_unsupported");
-        assert_eq!(parse(&[0xff, 0xfe, 0x3c, 0], &Limits::default()).unwrap_err().code(), "encoding_unsupported");
+        assert_eq!(
+            parse(&[0x3c, 0x61, 0xff, 0x2f, 0x3e], &Limits::default())
+                .unwrap_err()
+                .code(),
+            "encoding_unsupported"
+        );
+        assert_eq!(
+            parse(&[0xff, 0xfe, 0x3c, 0], &Limits::default())
+                .unwrap_err()
+                .code(),
+            "encoding_unsupported"
+        );
     }
 
     #[test]
@@ -758,26 +825,65 @@ mod tests {
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
         assert_eq!(p(&deep).unwrap_err().code(), "depth_exceeded");
         let attrs: String = (0..100).map(|i| format!(" a{i}='x'")).collect();
-        assert_eq!(p(&format!("<a{attrs}/>")).unwrap_err().code(), "too_many_attributes");
+        assert_eq!(
+            p(&format!("<a{attrs}/>")).unwrap_err().code(),
+            "too_many_attributes"
+        );
         let big = "x".repeat(300 * 1024);
-        assert_eq!(p(&format!("<a>{big}</a>")).unwrap_err().code(), "input_too_large");
+        assert_eq!(
+            p(&format!("<a>{big}</a>")).unwrap_err().code(),
+            "input_too_large"
+        );
         let many = "<b/>".repeat(60_000);
-        let lim = Limits { max_bytes: 10 << 20, ..Limits::default() };
-        assert_eq!(parse(format!("<a>{many}</a>").as_bytes(), &lim).unwrap_err().code(), "too_many_nodes");
+        let lim = Limits {
+            max_bytes: 10 << 20,
+            ..Limits::default()
+        };
+        assert_eq!(
+            parse(format!("<a>{many}</a>").as_bytes(), &lim)
+                .unwrap_err()
+                .code(),
+            "too_many_nodes"
+        );
     }
 
     #[test]
     fn refuses_duplicate_ids_and_namespace_errors() {
-        assert_eq!(p("<a ID='x'><b ID='x'/></a>").unwrap_err().code(), "duplicate_id");
-        assert_eq!(p("<a Id='x'><b ID='x'/></a>").unwrap_err().code(), "duplicate_id");
+        assert_eq!(
+            p("<a ID='x'><b ID='x'/></a>").unwrap_err().code(),
+            "duplicate_id"
+        );
+        assert_eq!(
+            p("<a Id='x'><b ID='x'/></a>").unwrap_err().code(),
+            "duplicate_id"
+        );
         assert_eq!(p("<a:b/>").unwrap_err().code(), "namespace_invalid");
-        assert_eq!(p("<a xmlns:p='u' xmlns:q='u' p:x='1' q:x='2'/>").unwrap_err().code(), "namespace_invalid");
-        assert_eq!(p("<a xmlns:p=''/>").unwrap_err().code(), "namespace_invalid");
+        assert_eq!(
+            p("<a xmlns:p='u' xmlns:q='u' p:x='1' q:x='2'/>")
+                .unwrap_err()
+                .code(),
+            "namespace_invalid"
+        );
+        assert_eq!(
+            p("<a xmlns:p=''/>").unwrap_err().code(),
+            "namespace_invalid"
+        );
     }
 
     #[test]
     fn refuses_malformed() {
-        for bad in ["<a>", "<a></b>", "<a/><b/>", "text<a/>", "<a b='1' b='2'/>", "<a>&#0;</a>", "<a><!-- x -- y --></a>", "<a>]]></a>", "", "<a>&</a>"] {
+        for bad in [
+            "<a>",
+            "<a></b>",
+            "<a/><b/>",
+            "text<a/>",
+            "<a b='1' b='2'/>",
+            "<a>&#0;</a>",
+            "<a><!-- x -- y --></a>",
+            "<a>]]></a>",
+            "",
+            "<a>&</a>",
+        ] {
             let err = p(bad).unwrap_err();
             assert!(
                 matches!(err.code(), "xml_malformed" | "namespace_invalid"),

@@ -1,0 +1,15 @@
+//! One integration-test binary (faster to link than one per file).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod api;
+mod c14n;
+mod cli;
+mod common;
+mod fixtures;
+mod mutations;
+mod purity;
