@@ -12,4 +12,5 @@ mod cli;
 mod common;
 mod fixtures;
 mod mutations;
+mod oracle;
 mod purity;
