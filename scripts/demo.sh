@@ -15,7 +15,7 @@ run() {
     --now 2026-06-01T12:01:00Z --request-id _8f1c2a9e4b7d4c3e9a0b1c2d3e4f5a6b "$@" || true
 }
 echo "== an Okta-shaped signed response, with every check explained"
-run --explain "$F/responses/okta-both-signed.xml"
+run --explain "$F/responses/okta-both-signed.xml" | python3 -m json.tool
 echo
 echo "== the same assertion again (replay), a wrapping attack, comment injection, a DTD bomb"
 run "$F/responses/okta-response-signed.xml" "$F/responses/okta-response-signed.b64" \
