@@ -25,7 +25,7 @@ pub struct Options<'a> {
 /// The exclusive canonical form of the subtree rooted at element `apex`.
 pub fn canonicalize(doc: &Document, apex: NodeId, opts: &Options<'_>) -> String {
     let mut out = String::with_capacity(4096);
-    let mut rendered: Vec<(String, String)> = Vec::new();
+    let mut rendered: Vec<(&str, &str)> = Vec::new();
     Canon { doc, opts }.element(apex, &mut rendered, &mut out);
     out
 }
@@ -57,7 +57,7 @@ struct Canon<'d, 'o> {
     opts: &'o Options<'o>,
 }
 
-impl Canon<'_, '_> {
+impl<'d> Canon<'d, '_> {
     /// Render a comment or PI; false when nothing was rendered.
     fn misc(&self, n: NodeId, out: &mut String) -> bool {
         match self.doc.node(n).map(|x| &x.kind) {
@@ -81,24 +81,34 @@ impl Canon<'_, '_> {
         }
     }
 
-    fn rendered_uri<'r>(rendered: &'r [(String, String)], prefix: &str) -> Option<&'r str> {
-        rendered
-            .iter()
-            .rev()
-            .find(|(p, _)| p == prefix)
-            .map(|(_, u)| u.as_str())
+    /// The in-scope declaration of `prefix` at `id`, as borrowed (prefix, uri) strings.
+    fn in_scope_decl(&self, id: NodeId, prefix: &str) -> Option<(&'d str, &'d str)> {
+        let mut cur = Some(id);
+        while let Some(n) = cur {
+            if let Some(e) = self.doc.element(n)
+                && let Some((p, u)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
+            {
+                return if u.is_empty() { None } else { Some((p.as_str(), u.as_str())) };
+            }
+            cur = self.doc.parent(n);
+        }
+        None
     }
 
-    fn element(&self, id: NodeId, rendered: &mut Vec<(String, String)>, out: &mut String) {
+    fn rendered_uri<'r>(rendered: &[(&'r str, &'r str)], prefix: &str) -> Option<&'r str> {
+        rendered.iter().rev().find(|(p, _)| *p == prefix).map(|(_, u)| *u)
+    }
+
+    fn element(&self, id: NodeId, rendered: &mut Vec<(&'d str, &'d str)>, out: &mut String) {
         let Some(e) = self.doc.element(id) else {
             return;
         };
         // Prefixes this element needs declared: visibly utilised ones and those in the
         // inclusive PrefixList that are in scope.
-        let mut needed: Vec<String> = Vec::with_capacity(4);
-        let mut need = |p: &str| {
-            if p != "xml" && !needed.iter().any(|x| x == p) {
-                needed.push(p.to_string());
+        let mut needed: Vec<&'d str> = Vec::with_capacity(4);
+        let mut need = |p: &'d str| {
+            if p != "xml" && !needed.contains(&p) {
+                needed.push(p);
             }
         };
         need(e.prefix.as_deref().unwrap_or(""));
@@ -110,29 +120,29 @@ impl Canon<'_, '_> {
         for p in self.opts.inclusive_prefixes {
             if p == "#default" {
                 need("");
-            } else if self.doc.lookup_namespace(id, p).is_some() {
-                need(p);
+            } else if let Some((decl, _)) = self.in_scope_decl(id, p) {
+                need(decl);
             }
         }
 
-        let mut decls: Vec<(String, String)> = Vec::new();
+        let mut decls: Vec<(&'d str, &'d str)> = Vec::new();
         for p in needed {
-            let uri = self.doc.lookup_namespace(id, &p).unwrap_or("").to_string();
-            let already = Self::rendered_uri(rendered, &p);
+            let uri = self.doc.lookup_namespace(id, p).unwrap_or("");
+            let already = Self::rendered_uri(rendered, p);
             let emit = if p.is_empty() {
                 already.unwrap_or("") != uri
             } else {
-                !uri.is_empty() && already != Some(uri.as_str())
+                !uri.is_empty() && already != Some(uri)
             };
             if emit {
                 decls.push((p, uri));
             }
         }
-        decls.sort_by(|a, b| a.0.cmp(&b.0));
+        decls.sort_by(|a, b| a.0.cmp(b.0));
 
         out.push('<');
         push_qname(out, e.prefix.as_deref(), &e.local);
-        for (p, uri) in &decls {
+        for &(p, uri) in &decls {
             if p.is_empty() {
                 out.push_str(" xmlns=\"");
             } else {

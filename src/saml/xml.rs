@@ -644,6 +644,13 @@ fn is_name_char(c: char) -> bool {
 }
 
 fn check_ncname(s: &str) -> Result<(), SamlError> {
+    // Fast path: ASCII names.
+    if let Some(&first) = s.as_bytes().first()
+        && (first.is_ascii_alphabetic() || first == b'_')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        return Ok(());
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if is_name_start(c) => {}
@@ -686,6 +693,10 @@ fn is_xml_char(c: char) -> bool {
 }
 
 fn check_chars(s: &str) -> Result<(), SamlError> {
+    // Fast path: printable ASCII and the three allowed controls.
+    if s.bytes().all(|b| (0x20..0x7F).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r')) {
+        return Ok(());
+    }
     match s.chars().find(|&c| !is_xml_char(c)) {
         Some(c) => Err(malformed(format!(
             "character U+{:04X} is not allowed in XML",
@@ -737,6 +748,10 @@ fn resolve_reference(name: &str) -> Result<char, SamlError> {
 fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
     if raw.contains('<') {
         return Err(malformed("'<' in attribute value"));
+    }
+    if !raw.bytes().any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r')) {
+        check_chars(raw)?;
+        return Ok(raw.to_string());
     }
     let eol = normalise_eol(raw);
     let mut out = String::with_capacity(eol.len());
