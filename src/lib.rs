@@ -1,9 +1,15 @@
 //! sso-gateway: the SAML 2.0 service provider and provisioning endpoint between Okta
 //! and the telephony vendor's apps.
 //!
-//! Layers (imports point down only): `cli` -> `saml` (pure core) and `clock`.
+//! Layers (imports point down only): `cli` -> `app` -> `web` -> `session`, `store` ->
+//! `directory`, `saml` (pure core), `clock`.
 //! See `docs/architecture.md`.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod directory;
 pub mod saml;
+pub mod session;
+pub mod store;
+pub mod web;

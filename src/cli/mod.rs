@@ -1,5 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
+pub mod admin;
+pub mod serve;
 mod verify_response;
 
 use std::process::ExitCode;
@@ -16,6 +18,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway (with --demo: demo tenant, users, development IdP and demo app).
+    Serve(serve::Args),
+    /// Administer tenants and users.
+    Admin(admin::Args),
     /// Verify saved SAML Responses against IdP metadata and SP settings, with a fixed
     /// clock if wanted, and print one JSON verdict per file.
     VerifyResponse(verify_response::Args),
@@ -26,6 +32,8 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Admin(args) => admin::run(args),
         Command::VerifyResponse(args) => verify_response::run(args),
     }
 }

@@ -14,11 +14,13 @@
 
 pub mod algorithms;
 mod assertion;
+pub mod binding;
 pub mod c14n;
 pub mod dsig;
 mod error;
 pub mod explain;
 pub mod metadata;
+pub mod protocol;
 pub mod replay;
 mod structure;
 pub mod trust;

@@ -16,6 +16,7 @@ pub const MIN_RSA_BITS: u32 = 2048;
 #[derive(Clone)]
 pub struct TrustedCertificate {
     key: PKey<Public>,
+    der_base64: String,
     fingerprint: String,
     subject: String,
     not_after: String,
@@ -72,8 +73,12 @@ impl TrustedCertificate {
             })
             .collect::<Vec<_>>()
             .join(", ");
+        let der = cert
+            .to_der()
+            .map_err(|e| SamlError::CertificateInvalid(e.to_string()))?;
         Ok(TrustedCertificate {
             key,
+            der_base64: base64::engine::general_purpose::STANDARD.encode(der),
             fingerprint,
             subject,
             not_after: cert.not_after().to_string(),
@@ -98,6 +103,11 @@ impl TrustedCertificate {
         let cert = X509::from_pem(pem)
             .map_err(|e| SamlError::CertificateInvalid(format!("not a PEM certificate: {e}")))?;
         Self::from_x509(&cert)
+    }
+
+    /// The certificate, base64 DER (as in metadata).
+    pub fn der_base64(&self) -> &str {
+        &self.der_base64
     }
 
     pub fn public_key(&self) -> &PKey<Public> {

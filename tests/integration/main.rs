@@ -14,3 +14,4 @@ mod fixtures;
 mod mutations;
 mod oracle;
 mod purity;
+mod web;

@@ -1,0 +1,36 @@
+//! Composition root: configuration -> database, keys, clock -> web state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::session::token::TokenKey;
+use crate::store::Db;
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    /// The externally visible base URL, e.g. `https://sso.example.com` (no trailing slash).
+    pub public_url: String,
+    pub token_key: Arc<TokenKey>,
+    /// The built-in development IdP, only with `serve --demo`.
+    pub demo: Option<Arc<crate::web::demo::DemoIdp>>,
+    /// Where each app is launched (app id -> URL); default: the demo app page.
+    pub app_urls: HashMap<String, String>,
+}
+
+impl AppState {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The launch URL of an app.
+    pub fn app_url(&self, app: &str) -> String {
+        self.app_urls
+            .get(app)
+            .cloned()
+            .unwrap_or_else(|| format!("{}/demo/app/{app}", self.public_url))
+    }
+}

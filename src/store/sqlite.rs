@@ -1,0 +1,697 @@
+//! The SQLite adapter: WAL, synchronous=FULL (an acknowledged write survives a crash),
+//! busy timeout, foreign keys, migrations from `migrations/sqlite`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use crate::directory::{FederationSource, LoginMode, Tenant, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A new tenant, as the admin command or the demo creates it.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub slug: String,
+    pub display_name: String,
+    pub idp_entity_id: String,
+    pub idp_sso_url: Option<String>,
+    pub idp_slo_url: Option<String>,
+    pub allow_idp_initiated: bool,
+    pub email_domains: Vec<String>,
+    pub allowed_return_urls: Vec<String>,
+    /// base64 DER signing certificates; the first is "current", others "next".
+    pub certificates: Vec<String>,
+}
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub tenant_id: i64,
+    pub user_id: i64,
+    pub name_id: String,
+    pub session_index: Option<String>,
+    pub created_at: i64,
+    pub absolute_expiry_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+impl Db {
+    /// Open (creating if needed) and migrate. `sqlite::memory:` gives a private database.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Db { pool })
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- tenants ------------------------------------------------------------------------
+
+    pub async fn create_tenant(
+        &self,
+        t: &NewTenant,
+        now: DateTime<Utc>,
+    ) -> Result<Tenant, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM tenants WHERE slug = $1")
+            .bind(&t.slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!("tenant '{}'", t.slug)));
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO tenants (slug, display_name, idp_entity_id, idp_sso_url, idp_slo_url, allow_idp_initiated,
+                                  email_domains, allowed_return_urls, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(&t.slug)
+        .bind(&t.display_name)
+        .bind(&t.idp_entity_id)
+        .bind(&t.idp_sso_url)
+        .bind(&t.idp_slo_url)
+        .bind(t.allow_idp_initiated)
+        .bind(t.email_domains.join(" "))
+        .bind(t.allowed_return_urls.join(" "))
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        for (i, cert) in t.certificates.iter().enumerate() {
+            sqlx::query("INSERT INTO tenant_certificates (tenant_id, role, der_base64, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(if i == 0 { "current" } else { "next" })
+                .bind(cert)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.tenant_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("tenant".into()))
+    }
+
+    async fn tenant_from_row(&self, row: SqliteRow) -> Result<Tenant, StoreError> {
+        let id: i64 = row.try_get("id")?;
+        let certificates = sqlx::query(
+            "SELECT der_base64 FROM tenant_certificates WHERE tenant_id = $1 ORDER BY role = 'next', id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<String, _>("der_base64"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let mode: String = row.try_get("login_mode")?;
+        Ok(Tenant {
+            id,
+            slug: row.try_get("slug")?,
+            display_name: row.try_get("display_name")?,
+            idp_entity_id: row.try_get("idp_entity_id")?,
+            idp_sso_url: row.try_get("idp_sso_url")?,
+            idp_slo_url: row.try_get("idp_slo_url")?,
+            login_mode: LoginMode::parse(&mode).unwrap_or(LoginMode::SsoOnly),
+            allow_idp_initiated: row.try_get("allow_idp_initiated")?,
+            federation_source: FederationSource::parse(
+                &row.try_get::<String, _>("federation_source")?,
+            ),
+            clock_skew_seconds: row.try_get("clock_skew_seconds")?,
+            email_domains: words(&row.try_get::<String, _>("email_domains")?),
+            allowed_return_urls: words(&row.try_get::<String, _>("allowed_return_urls")?),
+            certificates,
+        })
+    }
+
+    pub async fn tenant_by_id(&self, id: i64) -> Result<Option<Tenant>, StoreError> {
+        match sqlx::query("SELECT * FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => Ok(Some(self.tenant_from_row(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+        match sqlx::query("SELECT * FROM tenants WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => Ok(Some(self.tenant_from_row(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set_login_mode(&self, tenant_id: i64, mode: LoginMode) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET login_mode = $1 WHERE id = $2")
+            .bind(mode.as_str())
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_federation_source(
+        &self,
+        tenant_id: i64,
+        source: &FederationSource,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET federation_source = $1 WHERE id = $2")
+            .bind(source.as_db())
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Tenants a login name may belong to: those with a user of that name, else those
+    /// whose email domain matches.
+    pub async fn discover_tenants(&self, login: &str) -> Result<Vec<Tenant>, StoreError> {
+        let ids: Vec<i64> =
+            sqlx::query("SELECT DISTINCT tenant_id FROM users WHERE lower(user_name) = lower($1)")
+                .bind(login.trim())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| r.try_get("tenant_id"))
+                .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(t) = self.tenant_by_id(id).await? {
+                out.push(t);
+            }
+        }
+        if out.is_empty()
+            && let Some((_, domain)) = login.trim().rsplit_once('@')
+        {
+            let domain = domain.to_ascii_lowercase();
+            for r in sqlx::query("SELECT * FROM tenants WHERE email_domains != ''")
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let t = self.tenant_from_row(r).await?;
+                if t.email_domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&domain))
+                {
+                    out.push(t);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- users ----------------------------------------------------------------------------
+
+    /// Create a user as provisioning does: active, Federation ID = user name.
+    pub async fn create_user(
+        &self,
+        tenant_id: i64,
+        user_name: &str,
+        display_name: &str,
+        licenses: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let dup = sqlx::query(
+            "SELECT 1 FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(tenant_id)
+        .bind(user_name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if dup.is_some() {
+            return Err(StoreError::Conflict(format!("user '{user_name}'")));
+        }
+        let email = if user_name.contains('@') {
+            user_name
+        } else {
+            ""
+        };
+        let id: i64 = sqlx::query(
+            "INSERT INTO users (tenant_id, user_name, federation_id, display_name, email, active, created_at, updated_at)
+             VALUES ($1, $2, $2, $3, $4, 1, $5, $5) RETURNING id",
+        )
+        .bind(tenant_id)
+        .bind(user_name)
+        .bind(display_name)
+        .bind(email)
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        for code in licenses {
+            let known = sqlx::query("SELECT 1 FROM licenses WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if known.is_none() {
+                return Err(StoreError::NotFound(format!("license '{code}'")));
+            }
+            sqlx::query(
+                "INSERT OR IGNORE INTO user_licenses (user_id, license_code) VALUES ($1, $2)",
+            )
+            .bind(id)
+            .bind(code)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.user_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("user".into()))
+    }
+
+    pub async fn set_user_active(
+        &self,
+        user_id: i64,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
+            .bind(active)
+            .bind(ts(now))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if !active {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_from_row(&self, row: SqliteRow) -> Result<User, StoreError> {
+        let id: i64 = row.try_get("id")?;
+        let lic = sqlx::query(
+            "SELECT l.code, l.apps FROM user_licenses ul JOIN licenses l ON l.code = ul.license_code
+             WHERE ul.user_id = $1 ORDER BY l.code",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut licenses = Vec::new();
+        let mut apps: Vec<String> = Vec::new();
+        for r in lic {
+            licenses.push(r.try_get::<String, _>("code")?);
+            for a in words(&r.try_get::<String, _>("apps")?) {
+                if !apps.contains(&a) {
+                    apps.push(a);
+                }
+            }
+        }
+        Ok(User {
+            id,
+            tenant_id: row.try_get("tenant_id")?,
+            user_name: row.try_get("user_name")?,
+            federation_id: row.try_get("federation_id")?,
+            display_name: row.try_get("display_name")?,
+            email: row.try_get("email")?,
+            active: row.try_get("active")?,
+            licenses,
+            apps,
+        })
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        match sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => Ok(Some(self.user_from_row(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The user of *this tenant* with this Federation ID (case-insensitive).
+    pub async fn user_by_federation_id(
+        &self,
+        tenant_id: i64,
+        fid: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM users WHERE tenant_id = $1 AND lower(federation_id) = lower($2)",
+        )
+        .bind(tenant_id)
+        .bind(fid.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(self.user_from_row(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn user_by_user_name(
+        &self,
+        tenant_id: i64,
+        name: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(tenant_id)
+        .bind(name.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(self.user_from_row(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn users_of_tenant(&self, tenant_id: i64) -> Result<Vec<User>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM users WHERE tenant_id = $1 ORDER BY lower(user_name)")
+                .bind(tenant_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.user_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
+    // ---- outstanding requests ---------------------------------------------------------------
+
+    pub async fn save_authn_request(
+        &self,
+        relay_hash: &str,
+        tenant_id: i64,
+        request_id: &str,
+        return_to: &str,
+        binding_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authn_requests (relay_hash, tenant_id, request_id, return_to, binding_hash, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(relay_hash)
+        .bind(tenant_id)
+        .bind(request_id)
+        .bind(return_to)
+        .bind(binding_hash)
+        .bind(ts(expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Consume an outstanding request once: returns (tenant_id, request_id, return_to,
+    /// binding_hash) if it existed, was unused and unexpired.
+    pub async fn take_authn_request(
+        &self,
+        relay_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(i64, String, String, String)>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE authn_requests SET consumed = 1
+             WHERE relay_hash = $1 AND consumed = 0 AND expires_at > $2
+             RETURNING tenant_id, request_id, return_to, binding_hash",
+        )
+        .bind(relay_hash)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("request_id")?,
+                r.try_get("return_to")?,
+                r.try_get("binding_hash")?,
+            ))
+        })
+        .transpose()
+        .map_err(StoreError::Db)
+    }
+
+    // ---- replay cache -----------------------------------------------------------------------
+
+    /// Record an assertion ID; false if it was already used and has not expired.
+    pub async fn consume_assertion_id(
+        &self,
+        issuer: &str,
+        id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO used_assertions (issuer, assertion_id, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (issuer, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
+             WHERE used_assertions.expires_at <= $4",
+        )
+        .bind(issuer)
+        .bind(id)
+        .bind(ts(expires_at))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- sessions -----------------------------------------------------------------------------
+
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        row: &SessionRow,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, tenant_id, user_id, name_id, session_index, created_at, last_seen_at, absolute_expiry_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+        )
+        .bind(id_hash)
+        .bind(row.tenant_id)
+        .bind(row.user_id)
+        .bind(&row.name_id)
+        .bind(&row.session_index)
+        .bind(ts(now))
+        .bind(row.absolute_expiry_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A live session (not revoked, within its absolute and idle limits); touches it.
+    pub async fn live_session(
+        &self,
+        id_hash: &str,
+        idle_seconds: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2
+             WHERE id_hash = $1 AND revoked_at IS NULL AND absolute_expiry_at > $2 AND last_seen_at + $3 > $2
+             RETURNING tenant_id, user_id, name_id, session_index, created_at, absolute_expiry_at",
+        )
+        .bind(id_hash)
+        .bind(ts(now))
+        .bind(idle_seconds)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                tenant_id: r.try_get("tenant_id")?,
+                user_id: r.try_get("user_id")?,
+                name_id: r.try_get("name_id")?,
+                session_index: r.try_get("session_index")?,
+                created_at: r.try_get("created_at")?,
+                absolute_expiry_at: r.try_get("absolute_expiry_at")?,
+            })
+        })
+        .transpose()
+        .map_err(StoreError::Db)
+    }
+
+    pub async fn revoke_session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL
+             RETURNING tenant_id, user_id, name_id, session_index, created_at, absolute_expiry_at",
+        )
+        .bind(id_hash)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                tenant_id: r.try_get("tenant_id")?,
+                user_id: r.try_get("user_id")?,
+                name_id: r.try_get("name_id")?,
+                session_index: r.try_get("session_index")?,
+                created_at: r.try_get("created_at")?,
+                absolute_expiry_at: r.try_get("absolute_expiry_at")?,
+            })
+        })
+        .transpose()
+        .map_err(StoreError::Db)
+    }
+
+    /// End the sessions an IdP LogoutRequest names; returns how many ended.
+    pub async fn revoke_sessions_by_name_id(
+        &self,
+        tenant_id: i64,
+        name_id: &str,
+        session_indexes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut n = 0;
+        if session_indexes.is_empty() {
+            n += sqlx::query(
+                "UPDATE sessions SET revoked_at = $3
+                 WHERE tenant_id = $1 AND lower(name_id) = lower($2) AND revoked_at IS NULL",
+            )
+            .bind(tenant_id)
+            .bind(name_id)
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        for si in session_indexes {
+            n += sqlx::query(
+                "UPDATE sessions SET revoked_at = $4
+                 WHERE tenant_id = $1 AND lower(name_id) = lower($2) AND session_index = $3 AND revoked_at IS NULL",
+            )
+            .bind(tenant_id)
+            .bind(name_id)
+            .bind(si)
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(n)
+    }
+
+    // ---- app tokens and events ----------------------------------------------------------------
+
+    /// Consume a one-time app token id; false if already used.
+    pub async fn consume_app_token(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let r =
+            sqlx::query("INSERT OR IGNORE INTO used_app_tokens (jti, expires_at) VALUES ($1, $2)")
+                .bind(jti)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_event(
+        &self,
+        tenant_id: Option<i64>,
+        incident_id: Option<&str>,
+        kind: &str,
+        outcome: &str,
+        subject: Option<&str>,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO events (tenant_id, incident_id, kind, outcome, subject, detail, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant_id)
+        .bind(incident_id)
+        .bind(kind)
+        .bind(outcome)
+        .bind(subject)
+        .bind(detail)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest events of a tenant: (incident_id, kind, outcome, subject, detail).
+    pub async fn recent_events(
+        &self,
+        tenant_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Option<String>, String, String, Option<String>, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT incident_id, kind, outcome, subject, detail FROM events WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(tenant_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("incident_id")?,
+                    r.try_get("kind")?,
+                    r.try_get("outcome")?,
+                    r.try_get("subject")?,
+                    r.try_get("detail")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Db)
+    }
+}

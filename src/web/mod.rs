@@ -1,0 +1,58 @@
+//! The only actix code: routes, handlers and HTTP concerns.
+
+pub mod apps;
+pub mod demo;
+pub mod pages;
+pub mod saml;
+
+use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders, web};
+
+/// The security headers every response carries unless a handler sets its own.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// Register every route. `demo` adds the development IdP and the demo app.
+pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
+    cfg.route("/", web::get().to(apps::home))
+        .route("/login", web::post().to(apps::discover))
+        .route("/logout", web::get().to(saml::logout))
+        .route("/apps/{app}", web::get().to(apps::launch))
+        .route("/api/session", web::get().to(apps::api_session))
+        .route("/.well-known/jwks.json", web::get().to(apps::jwks))
+        .route("/healthz", web::get().to(apps::healthz))
+        .route("/static/app.css", web::get().to(static_css))
+        .route("/static/autosubmit.js", web::get().to(static_js))
+        .route("/saml/{tenant}/metadata", web::get().to(saml::metadata))
+        .route("/saml/{tenant}/login", web::get().to(saml::login))
+        .route("/saml/{tenant}/acs", web::post().to(saml::acs))
+        .route("/saml/{tenant}/slo", web::get().to(saml::slo_redirect))
+        .route("/saml/{tenant}/slo", web::post().to(saml::slo_post));
+    if demo {
+        demo::configure(cfg);
+    }
+}
+
+async fn static_css() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/app.css"))
+}
+
+async fn static_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/autosubmit.js"))
+}

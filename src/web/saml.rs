@@ -1,0 +1,704 @@
+//! SAML endpoints per tenant: metadata, SP-initiated login, ACS, single logout.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::pages::{self, BINDING_COOKIE_PREFIX, PostForm, message, store_failure};
+use crate::app::AppState;
+use crate::directory::{self, Refusal, Tenant};
+use crate::saml::{
+    self, ReplayCache, ReplayStoreError, SamlError, VerifyContext, binding, protocol,
+};
+use crate::session::{self, LoginOutcome};
+use crate::store::{random_token, token_hash};
+
+/// How long an outstanding AuthnRequest may take to come back.
+pub const REQUEST_TTL_SECONDS: i64 = 10 * 60;
+
+async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, HttpResponse> {
+    match state.db.tenant_by_slug(slug).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(message(
+            StatusCode::NOT_FOUND,
+            "Unknown organization",
+            "No organization is configured at this address.",
+            None,
+        )),
+        Err(e) => Err(store_failure(&e)),
+    }
+}
+
+pub async fn metadata(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let tenant = match tenant_or_404(&state, &path).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let pu = &state.public_url;
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(protocol::sp_metadata(
+            &tenant.sp_entity_id(pu),
+            &tenant.acs_url(pu),
+            &tenant.slo_url(pu),
+        ))
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// Start SP-initiated SSO: store the request server-side under an opaque RelayState,
+/// bind it to this browser with a cookie, and redirect to the IdP.
+pub async fn login(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<LoginQuery>,
+) -> HttpResponse {
+    let tenant = match tenant_or_404(&state, &path).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !tenant.login_mode.allows_sso() {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Single sign-on is off",
+            "Your organization signs in with 8x8 passwords.",
+            None,
+        );
+    }
+    let Some(sso_url) = tenant.idp_sso_url.clone() else {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Single sign-on is not set up",
+            "Your organization's identity provider has no sign-in URL yet. Ask your administrator.",
+            None,
+        );
+    };
+    let return_to = match q.return_to.as_deref() {
+        None | Some("") => "/".to_string(),
+        Some(r) => match directory::safe_return_to(&tenant, &state.public_url, r) {
+            Some(ok) => ok,
+            None => {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "Unsafe destination",
+                    "The page you asked to return to is not one of this organization's apps.",
+                    None,
+                );
+            }
+        },
+    };
+    start_sso(&state, &tenant, &sso_url, &return_to).await
+}
+
+pub async fn start_sso(
+    state: &AppState,
+    tenant: &Tenant,
+    sso_url: &str,
+    return_to: &str,
+) -> HttpResponse {
+    let now = state.now();
+    let (relay, binding, rid) = match (random_token(32), random_token(32), random_token(16)) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, format!("_{}", c.replace(['-', '_'], "x"))),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return store_failure(&e),
+    };
+    let relay_hash = token_hash(&relay);
+    if let Err(e) = state
+        .db
+        .save_authn_request(
+            &relay_hash,
+            tenant.id,
+            &rid,
+            return_to,
+            &token_hash(&binding),
+            now + Duration::seconds(REQUEST_TTL_SECONDS),
+        )
+        .await
+    {
+        return store_failure(&e);
+    }
+    let pu = &state.public_url;
+    let url = protocol::authn_request(
+        &rid,
+        now,
+        sso_url,
+        &tenant.sp_entity_id(pu),
+        &tenant.acs_url(pu),
+    )
+    .and_then(|xml| binding::redirect_url(sso_url, "SAMLRequest", &xml, Some(&relay), None));
+    match url {
+        Ok(u) => HttpResponse::Found()
+            .insert_header((header::LOCATION, u))
+            .cookie(pages::binding_cookie(
+                &binding_cookie_name(&relay_hash),
+                &binding,
+                REQUEST_TTL_SECONDS,
+            ))
+            .finish(),
+        Err(e) => message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not start sign-in",
+            &e.to_string(),
+            None,
+        ),
+    }
+}
+
+fn binding_cookie_name(relay_hash: &str) -> String {
+    format!(
+        "{BINDING_COOKIE_PREFIX}{}",
+        relay_hash.get(..16).unwrap_or(relay_hash)
+    )
+}
+
+/// Captures the replay-cache call of the pure core; the database consumes it after.
+struct DeferredReplay(Option<(String, String, DateTime<Utc>)>);
+
+impl ReplayCache for DeferredReplay {
+    fn check_and_record(
+        &mut self,
+        issuer: &str,
+        id: &str,
+        expires_at: DateTime<Utc>,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, ReplayStoreError> {
+        self.0 = Some((issuer.to_string(), id.to_string(), expires_at));
+        Ok(true)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// Where an ACS request came from: an SP-initiated request we stored, or IdP-initiated.
+struct Correlation {
+    request_ids: Vec<String>,
+    return_to: String,
+}
+
+async fn correlate(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &Tenant,
+    relay: Option<&str>,
+) -> Result<Correlation, (String, String)> {
+    let now = state.now();
+    let unsolicited = |target: Option<&str>| Correlation {
+        request_ids: vec![],
+        return_to: target
+            .and_then(|t| directory::safe_return_to(tenant, &state.public_url, t))
+            .unwrap_or_else(|| "/".into()),
+    };
+    let Some(relay) = relay.filter(|r| !r.is_empty()) else {
+        return Ok(unsolicited(None));
+    };
+    let relay_hash = token_hash(relay);
+    match state.db.take_authn_request(&relay_hash, now).await {
+        Ok(Some((tenant_id, request_id, return_to, binding_hash))) => {
+            if tenant_id != tenant.id {
+                return Err((
+                    "request_tenant_mismatch".into(),
+                    "the sign-in was started for another organization".into(),
+                ));
+            }
+            let cookie = req.cookie(&binding_cookie_name(&relay_hash));
+            if cookie.map(|c| token_hash(c.value())) != Some(binding_hash) {
+                return Err((
+                    "request_binding_mismatch".into(),
+                    "the sign-in did not finish in the browser that started it".into(),
+                ));
+            }
+            Ok(Correlation {
+                request_ids: vec![request_id],
+                return_to,
+            })
+        }
+        // Not one of our tokens: an IdP-supplied RelayState (Okta "Default RelayState").
+        Ok(None) => Ok(unsolicited(Some(relay))),
+        Err(e) => Err(("store_error".into(), e.to_string())),
+    }
+}
+
+async fn record(
+    state: &AppState,
+    tenant: &Tenant,
+    incident: Option<&str>,
+    outcome: &str,
+    subject: Option<&str>,
+    detail: &str,
+) {
+    eprintln!(
+        "level=info event=sign_in tenant={} outcome={outcome} incident={} subject={:?} detail={detail:?}",
+        tenant.slug,
+        incident.unwrap_or("-"),
+        subject.unwrap_or("-")
+    );
+    if let Err(e) = state
+        .db
+        .record_event(
+            Some(tenant.id),
+            incident,
+            "sign_in",
+            outcome,
+            subject,
+            detail,
+            state.now(),
+        )
+        .await
+    {
+        eprintln!("level=error msg=\"event not recorded\" error=\"{e}\"");
+    }
+}
+
+fn refusal_page(tenant: &Tenant, r: &Refusal, incident: &str) -> HttpResponse {
+    let org = &tenant.display_name;
+    let (title, text) = match r {
+        Refusal::UnknownUser(_) | Refusal::NoFederationId => (
+            "Your account is not set up".to_string(),
+            format!(
+                "Your account is not set up for 8x8 at {org}. Ask your administrator to assign you the 8x8 app in Okta."
+            ),
+        ),
+        Refusal::Deactivated(_) => (
+            "Your account is deactivated".to_string(),
+            format!(
+                "Your 8x8 account at {org} is deactivated. Contact your administrator if you need access."
+            ),
+        ),
+        Refusal::Unlicensed(_) => (
+            "No 8x8 license".to_string(),
+            format!(
+                "Your account is not set up for any 8x8 service at {org}: no license is assigned to you yet. Ask your administrator to assign one."
+            ),
+        ),
+        Refusal::SsoDisabled => (
+            "Single sign-on is off".to_string(),
+            format!("{org} signs in with 8x8 passwords."),
+        ),
+    };
+    message(StatusCode::FORBIDDEN, &title, &text, Some(incident))
+}
+
+/// The Assertion Consumer Service.
+pub async fn acs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<AcsForm>,
+) -> HttpResponse {
+    let tenant = match tenant_or_404(&state, &path).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let failed = |code: &str| {
+        let inc = pages::incident_id();
+        (inc, code.to_string())
+    };
+    let Some(body) = form.saml_response.as_deref() else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The request carried no SAML response.",
+            None,
+        );
+    };
+    let corr = match correlate(&state, &req, &tenant, form.relay_state.as_deref()).await {
+        Ok(c) => c,
+        Err((code, detail)) => {
+            let (inc, _) = failed(&code);
+            record(&state, &tenant, Some(&inc), &code, None, &detail).await;
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                "We could not match this sign-in to one you started. Please start again.",
+                Some(&inc),
+            );
+        }
+    };
+    let trust = match tenant.idp_trust() {
+        Ok(t) => t,
+        Err(e) => {
+            let inc = pages::incident_id();
+            record(
+                &state,
+                &tenant,
+                Some(&inc),
+                e.code(),
+                None,
+                &format!("tenant IdP trust unusable: {e}"),
+            )
+            .await;
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in failed",
+                "Your organization's identity provider is not set up correctly.",
+                Some(&inc),
+            );
+        }
+    };
+    let now = state.now();
+    let sp = tenant.sp_settings(&state.public_url);
+    let mut replay = DeferredReplay(None);
+    let mut ctx = VerifyContext {
+        now,
+        request_ids: &corr.request_ids,
+        replay_cache: &mut replay,
+    };
+    let verified = saml::verify_response(body.as_bytes(), &sp, &trust, &mut ctx).and_then(|a| {
+        let (issuer, id, exp) = replay
+            .0
+            .clone()
+            .ok_or_else(|| SamlError::Replayed("(not recorded)".into()))?;
+        Ok((a, issuer, id, exp))
+    });
+    let (assertion, issuer, id, exp) = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            let inc = pages::incident_id();
+            record(&state, &tenant, Some(&inc), e.code(), None, &e.to_string()).await;
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                "Your sign-in could not be verified. Please try again.",
+                Some(&inc),
+            );
+        }
+    };
+    match state.db.consume_assertion_id(&issuer, &id, exp, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let inc = pages::incident_id();
+            record(
+                &state,
+                &tenant,
+                Some(&inc),
+                "replayed",
+                Some(assertion.name_id()),
+                &SamlError::Replayed(id).to_string(),
+            )
+            .await;
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                "This sign-in was already used. Please start again.",
+                Some(&inc),
+            );
+        }
+        Err(e) => return store_failure(&e),
+    }
+    match session::login(&state.db, &tenant, &assertion, now).await {
+        Ok(LoginOutcome::Session {
+            session_id,
+            user,
+            expires_at,
+        }) => {
+            record(
+                &state,
+                &tenant,
+                None,
+                "success",
+                Some(&user.user_name),
+                "session created",
+            )
+            .await;
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, corr.return_to))
+                .cookie(pages::session_cookie(
+                    &session_id,
+                    expires_at - now.timestamp(),
+                ))
+                .finish()
+        }
+        Ok(LoginOutcome::Refused(r)) => {
+            let inc = pages::incident_id();
+            record(
+                &state,
+                &tenant,
+                Some(&inc),
+                r.code(),
+                Some(assertion.name_id()),
+                &format!("{r:?}"),
+            )
+            .await;
+            refusal_page(&tenant, &r, &inc)
+        }
+        Err(e) => store_failure(&e),
+    }
+}
+
+/// Sign out: end the session here and, when the IdP has an SLO endpoint, send it our
+/// LogoutRequest.
+pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let now = state.now();
+    let mut to_idp = None;
+    if let Some(c) = req.cookie(pages::SESSION_COOKIE) {
+        match state.db.revoke_session(&token_hash(c.value()), now).await {
+            Ok(Some(row)) => {
+                if let Ok(Some(t)) = state.db.tenant_by_id(row.tenant_id).await
+                    && let Some(slo) = t.idp_slo_url.clone()
+                {
+                    let id = format!(
+                        "_{}",
+                        random_token(16)
+                            .unwrap_or_default()
+                            .replace(['-', '_'], "x")
+                    );
+                    let xml = protocol::logout_request(
+                        &id,
+                        now,
+                        &slo,
+                        &t.sp_entity_id(&state.public_url),
+                        &row.name_id,
+                        row.session_index.as_deref(),
+                    );
+                    to_idp = binding::redirect_url(&slo, "SAMLRequest", &xml, None, None).ok();
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return store_failure(&e),
+        }
+    }
+    let mut resp = match to_idp {
+        Some(url) => HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .finish(),
+        None => message(
+            StatusCode::OK,
+            "Signed out",
+            "You are signed out of the 8x8 apps.",
+            None,
+        ),
+    };
+    let _ = resp.add_cookie(&pages::clear_session_cookie());
+    resp
+}
+
+/// Single logout, Redirect binding (Okta's LogoutRequest, or the LogoutResponse to ours).
+pub async fn slo_redirect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let tenant = match tenant_or_404(&state, &path).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let msg = match binding::decode_redirect(req.query_string(), 256 * 1024) {
+        Ok(m) => m,
+        Err(e) => return slo_error(&state, &tenant, &e).await,
+    };
+    if msg.param == "SAMLResponse" {
+        return message(
+            StatusCode::OK,
+            "Signed out",
+            "You are signed out of the 8x8 apps and of your organization's sign-in.",
+            None,
+        );
+    }
+    let trust = match tenant.idp_trust() {
+        Ok(t) => t,
+        Err(e) => return slo_error(&state, &tenant, &e).await,
+    };
+    let sig_ok = match &msg.signature {
+        Some(sig) => match binding::verify_redirect_signature(
+            sig,
+            trust.certificates(),
+            &saml::AlgorithmPolicy::default(),
+        ) {
+            Ok(_) => true,
+            Err(e) => return slo_error(&state, &tenant, &e).await,
+        },
+        None => false,
+    };
+    handle_logout_request(
+        &state,
+        &tenant,
+        &trust,
+        &msg.xml,
+        sig_ok,
+        msg.relay_state.as_deref(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SloForm {
+    #[serde(rename = "SAMLRequest")]
+    saml_request: Option<String>,
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// Single logout, POST binding: the LogoutRequest must carry its own signature.
+pub async fn slo_post(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<SloForm>,
+) -> HttpResponse {
+    let tenant = match tenant_or_404(&state, &path).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if form.saml_response.is_some() {
+        return message(StatusCode::OK, "Signed out", "You are signed out.", None);
+    }
+    let Some(b64) = form.saml_request.as_deref() else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Logout failed",
+            "No SAML message.",
+            None,
+        );
+    };
+    let xml = match saml::decode_input(b64.as_bytes(), 256 * 1024) {
+        Ok(x) => x,
+        Err(e) => return slo_error(&state, &tenant, &e).await,
+    };
+    let trust = match tenant.idp_trust() {
+        Ok(t) => t,
+        Err(e) => return slo_error(&state, &tenant, &e).await,
+    };
+    handle_logout_request(
+        &state,
+        &tenant,
+        &trust,
+        &xml,
+        false,
+        form.relay_state.as_deref(),
+    )
+    .await
+}
+
+async fn handle_logout_request(
+    state: &AppState,
+    tenant: &Tenant,
+    trust: &saml::IdpTrust,
+    xml: &[u8],
+    signature_verified: bool,
+    relay_state: Option<&str>,
+) -> HttpResponse {
+    let now = state.now();
+    let slo_url = tenant.slo_url(&state.public_url);
+    let skew = Duration::seconds(tenant.clock_skew_seconds);
+    let lr = match protocol::verify_logout_request(
+        xml,
+        trust,
+        &slo_url,
+        now,
+        skew,
+        signature_verified,
+    ) {
+        Ok(lr) => lr,
+        Err(e) => return slo_error(state, tenant, &e).await,
+    };
+    let ended = match state
+        .db
+        .revoke_sessions_by_name_id(tenant.id, &lr.name_id, &lr.session_indexes, now)
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => return store_failure(&e),
+    };
+    record(
+        state,
+        tenant,
+        None,
+        "logout",
+        Some(&lr.name_id),
+        &format!("IdP LogoutRequest ended {ended} session(s)"),
+    )
+    .await;
+    let mut resp = match &tenant.idp_slo_url {
+        Some(idp_slo) => {
+            let id = format!(
+                "_{}",
+                random_token(16)
+                    .unwrap_or_default()
+                    .replace(['-', '_'], "x")
+            );
+            let xml = protocol::logout_response(
+                &id,
+                now,
+                idp_slo,
+                &tenant.sp_entity_id(&state.public_url),
+                &lr.id,
+            );
+            match binding::redirect_url(idp_slo, "SAMLResponse", &xml, relay_state, None) {
+                Ok(u) => HttpResponse::Found()
+                    .insert_header((header::LOCATION, u))
+                    .finish(),
+                Err(e) => return slo_error(state, tenant, &e).await,
+            }
+        }
+        None => message(
+            StatusCode::OK,
+            "Signed out",
+            "You are signed out of the 8x8 apps.",
+            None,
+        ),
+    };
+    // Okta sends front-channel LogoutRequests in a hidden iframe: allow framing here.
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'self'; frame-ancestors https: 'self'"),
+    );
+    resp.headers_mut().insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("SAMEORIGIN"),
+    );
+    resp
+}
+
+async fn slo_error(state: &AppState, tenant: &Tenant, e: &SamlError) -> HttpResponse {
+    let inc = pages::incident_id();
+    record(
+        state,
+        tenant,
+        Some(&inc),
+        e.code(),
+        None,
+        &format!("logout refused: {e}"),
+    )
+    .await;
+    message(
+        StatusCode::BAD_REQUEST,
+        "Logout failed",
+        "The logout request could not be verified.",
+        Some(&inc),
+    )
+}
+
+/// Used by the demo IdP to render the auto-submitting POST form.
+pub fn post_form(
+    action: &str,
+    field: &str,
+    value: &str,
+    relay_state: Option<&str>,
+) -> HttpResponse {
+    let mut resp = pages::html(
+        StatusCode::OK,
+        &PostForm {
+            action,
+            field,
+            value,
+            relay_state,
+        },
+    );
+    let _ = &mut resp;
+    resp
+}
+
+pub fn see_other(to: &str) -> HttpResponse {
+    redirect(to)
+}
