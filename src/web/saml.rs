@@ -686,7 +686,7 @@ pub fn post_form(
     value: &str,
     relay_state: Option<&str>,
 ) -> HttpResponse {
-    let mut resp = pages::html(
+    pages::html(
         StatusCode::OK,
         &PostForm {
             action,
@@ -694,11 +694,5 @@ pub fn post_form(
             value,
             relay_state,
         },
-    );
-    let _ = &mut resp;
-    resp
-}
-
-pub fn see_other(to: &str) -> HttpResponse {
-    redirect(to)
+    )
 }
