@@ -192,6 +192,33 @@ impl Db {
         }
     }
 
+    /// Replace a tenant's IdP trust (entity ID, endpoints, certificates).
+    pub async fn update_tenant_idp(&self, tenant_id: i64, t: &NewTenant) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE tenants SET idp_entity_id = $1, idp_sso_url = $2, idp_slo_url = $3, allowed_return_urls = $4 WHERE id = $5")
+            .bind(&t.idp_entity_id)
+            .bind(&t.idp_sso_url)
+            .bind(&t.idp_slo_url)
+            .bind(t.allowed_return_urls.join(" "))
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tenant_certificates WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        for (i, cert) in t.certificates.iter().enumerate() {
+            sqlx::query("INSERT INTO tenant_certificates (tenant_id, role, der_base64, created_at) VALUES ($1, $2, $3, 0)")
+                .bind(tenant_id)
+                .bind(if i == 0 { "current" } else { "next" })
+                .bind(cert)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn set_login_mode(&self, tenant_id: i64, mode: LoginMode) -> Result<(), StoreError> {
         sqlx::query("UPDATE tenants SET login_mode = $1 WHERE id = $2")
             .bind(mode.as_str())
