@@ -88,7 +88,11 @@ impl<'d> Canon<'d, '_> {
             if let Some(e) = self.doc.element(n)
                 && let Some((p, u)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
             {
-                return if u.is_empty() { None } else { Some((p.as_str(), u.as_str())) };
+                return if u.is_empty() {
+                    None
+                } else {
+                    Some((p.as_str(), u.as_str()))
+                };
             }
             cur = self.doc.parent(n);
         }
@@ -96,7 +100,11 @@ impl<'d> Canon<'d, '_> {
     }
 
     fn rendered_uri<'r>(rendered: &[(&'r str, &'r str)], prefix: &str) -> Option<&'r str> {
-        rendered.iter().rev().find(|(p, _)| *p == prefix).map(|(_, u)| *u)
+        rendered
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, u)| *u)
     }
 
     fn element(&self, id: NodeId, rendered: &mut Vec<(&'d str, &'d str)>, out: &mut String) {

@@ -647,7 +647,8 @@ fn check_ncname(s: &str) -> Result<(), SamlError> {
     // Fast path: ASCII names.
     if let Some(&first) = s.as_bytes().first()
         && (first.is_ascii_alphabetic() || first == b'_')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
     {
         return Ok(());
     }
@@ -694,7 +695,9 @@ fn is_xml_char(c: char) -> bool {
 
 fn check_chars(s: &str) -> Result<(), SamlError> {
     // Fast path: printable ASCII and the three allowed controls.
-    if s.bytes().all(|b| (0x20..0x7F).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r')) {
+    if s.bytes()
+        .all(|b| (0x20..0x7F).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+    {
         return Ok(());
     }
     match s.chars().find(|&c| !is_xml_char(c)) {
@@ -749,7 +752,10 @@ fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
     if raw.contains('<') {
         return Err(malformed("'<' in attribute value"));
     }
-    if !raw.bytes().any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r')) {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
         check_chars(raw)?;
         return Ok(raw.to_string());
     }
