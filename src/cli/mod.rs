@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 
+mod mint_response;
 mod verify_response;
 
 use std::process::ExitCode;
@@ -19,6 +20,9 @@ enum Command {
     /// Verify saved SAML Responses against IdP metadata and SP settings, with a fixed
     /// clock if wanted, and print one JSON verdict per file.
     VerifyResponse(verify_response::Args),
+    /// Mint Okta-shaped SAML Responses signed with a (test) IdP key: for tests, demos and
+    /// load generation.
+    MintResponse(mint_response::Args),
 }
 
 /// Parse the command line and run. Exit codes: 0 success, 1 a response was invalid,
@@ -27,5 +31,6 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::VerifyResponse(args) => verify_response::run(args),
+        Command::MintResponse(args) => mint_response::run(args),
     }
 }
