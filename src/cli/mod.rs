@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
 pub mod admin;
+mod mint_response;
 pub mod serve;
 mod verify_response;
 
@@ -25,6 +26,9 @@ enum Command {
     /// Verify saved SAML Responses against IdP metadata and SP settings, with a fixed
     /// clock if wanted, and print one JSON verdict per file.
     VerifyResponse(verify_response::Args),
+    /// Mint Okta-shaped SAML Responses signed with a (test) IdP key: for tests, demos and
+    /// load generation.
+    MintResponse(mint_response::Args),
 }
 
 /// Parse the command line and run. Exit codes: 0 success, 1 a response was invalid,
@@ -35,5 +39,6 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
         Command::VerifyResponse(args) => verify_response::run(args),
+        Command::MintResponse(args) => mint_response::run(args),
     }
 }

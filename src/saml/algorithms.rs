@@ -31,6 +31,16 @@ impl Digest {
         })
     }
 
+    /// The XML-DSig `DigestMethod` URI (the inverse of [`Digest::from_uri`]).
+    pub fn uri(self) -> &'static str {
+        match self {
+            Digest::Sha1 => "http://www.w3.org/2000/09/xmldsig#sha1",
+            Digest::Sha256 => "http://www.w3.org/2001/04/xmlenc#sha256",
+            Digest::Sha384 => "http://www.w3.org/2001/04/xmldsig-more#sha384",
+            Digest::Sha512 => "http://www.w3.org/2001/04/xmlenc#sha512",
+        }
+    }
+
     pub fn message_digest(self) -> MessageDigest {
         match self {
             Digest::Sha1 => MessageDigest::sha1(),
@@ -90,6 +100,44 @@ impl SignatureAlgorithm {
         Ok(SignatureAlgorithm { key, digest })
     }
 
+    /// The XML-DSig `SignatureMethod` URI (the inverse of [`SignatureAlgorithm::from_uri`]).
+    pub fn uri(self) -> &'static str {
+        match (self.key, self.digest) {
+            (KeyKind::Rsa, Digest::Sha1) => "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            (KeyKind::Rsa, Digest::Sha256) => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            (KeyKind::Rsa, Digest::Sha384) => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+            (KeyKind::Rsa, Digest::Sha512) => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+            (KeyKind::Ecdsa, Digest::Sha1) => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+            (KeyKind::Ecdsa, Digest::Sha256) => {
+                "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+            }
+            (KeyKind::Ecdsa, Digest::Sha384) => {
+                "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+            }
+            (KeyKind::Ecdsa, Digest::Sha512) => {
+                "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
+            }
+        }
+    }
+
+    /// Parse a name as printed by [`SignatureAlgorithm::name`] (`rsa-sha256`, `ecdsa-sha384`, ...).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let (k, d) = name.split_once('-')?;
+        let key = match k {
+            "rsa" => KeyKind::Rsa,
+            "ecdsa" => KeyKind::Ecdsa,
+            _ => return None,
+        };
+        let digest = match d {
+            "sha1" => Digest::Sha1,
+            "sha256" => Digest::Sha256,
+            "sha384" => Digest::Sha384,
+            "sha512" => Digest::Sha512,
+            _ => return None,
+        };
+        Some(SignatureAlgorithm { key, digest })
+    }
+
     pub fn name(self) -> String {
         let k = match self.key {
             KeyKind::Rsa => "rsa",
@@ -117,5 +165,23 @@ impl Canonicalization {
 
     pub fn with_comments(self) -> bool {
         self == Canonicalization::ExclusiveWithComments
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_and_names_round_trip() {
+        for key in [KeyKind::Rsa, KeyKind::Ecdsa] {
+            for digest in [Digest::Sha1, Digest::Sha256, Digest::Sha384, Digest::Sha512] {
+                let alg = SignatureAlgorithm { key, digest };
+                assert_eq!(SignatureAlgorithm::from_uri(alg.uri()).unwrap(), alg);
+                assert_eq!(SignatureAlgorithm::from_name(&alg.name()), Some(alg));
+                assert_eq!(Digest::from_uri(digest.uri()).unwrap(), digest);
+            }
+        }
+        assert_eq!(SignatureAlgorithm::from_name("hmac-sha256"), None);
     }
 }

@@ -145,6 +145,10 @@ pub enum SamlError {
     Replayed(String),
     #[error("invalid timestamp {0}")]
     TimestampInvalid(String),
+
+    // ---- producing messages (sign.rs, mint.rs; test and load tooling) -------------------
+    #[error("cannot sign: {0}")]
+    SigningFailed(String),
 }
 
 impl SamlError {
@@ -203,6 +207,7 @@ impl SamlError {
             SessionExpired(_) => "session_expired",
             Replayed(_) => "replayed",
             TimestampInvalid(_) => "timestamp_invalid",
+            SigningFailed(_) => "signing_failed",
         }
     }
 
@@ -259,5 +264,6 @@ impl SamlError {
         "session_expired",
         "replayed",
         "timestamp_invalid",
+        "signing_failed",
     ];
 }

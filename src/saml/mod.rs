@@ -11,6 +11,9 @@
 //! values re-parsed from the verified canonical bytes: Response issuer, destination and
 //! status; Assertion issuer, subject, time window, audience, bearer confirmation
 //! (recipient, expiry, InResponseTo), AuthnStatement, and finally the replay cache.
+//!
+//! [`sign`] and [`mint`] are the other direction, for tests and load tooling only:
+//! enveloped signing of one element and Okta-shaped Responses (time and IDs as inputs).
 
 pub mod algorithms;
 mod assertion;
@@ -20,8 +23,10 @@ pub mod dsig;
 mod error;
 pub mod explain;
 pub mod metadata;
+pub mod mint;
 pub mod protocol;
 pub mod replay;
+pub mod sign;
 mod structure;
 pub mod trust;
 mod validate;
@@ -35,7 +40,9 @@ pub use dsig::AlgorithmPolicy;
 pub use error::SamlError;
 pub use explain::{Check, Trace};
 pub use metadata::IdpMetadata;
+pub use mint::{MintOptions, SigningLayout, mint_response};
 pub use replay::{InMemoryReplayCache, ReplayCache, ReplayStoreError};
+pub use sign::{SigningKey, sign_element};
 pub use trust::{IdpTrust, TrustedCertificate};
 pub use xml::Limits;
 

@@ -11,6 +11,7 @@ mod c14n;
 mod cli;
 mod common;
 mod fixtures;
+mod mint;
 mod mutations;
 mod oracle;
 mod purity;
