@@ -9,6 +9,7 @@
 mod api;
 mod c14n;
 mod cli;
+mod demo;
 mod common;
 mod fixtures;
 mod mint;
