@@ -223,3 +223,119 @@ fn usage_and_io_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no_trusted_certificate"));
 }
+
+#[test]
+fn admin_commands_create_tenants_and_users() {
+    let dir = std::env::temp_dir().join(format!("sso-gw-admin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = format!("sqlite://{}/gw.db", dir.display());
+    let run = |args: &[&str]| {
+        let mut c = bin();
+        c.args([
+            "admin",
+            "--database",
+            &db,
+            "--public-url",
+            "https://gw.example",
+        ]);
+        c.args(args);
+        c.output().unwrap()
+    };
+    let o = run(&[
+        "tenant",
+        "create",
+        "acme",
+        "--idp-metadata",
+        "idp-metadata.xml",
+        "--allow-idp-initiated",
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let t: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t["sp_entity_id"], "https://gw.example/saml/acme/metadata");
+    assert_eq!(t["acs_url"], "https://gw.example/saml/acme/acs");
+    assert_eq!(t["metadata_url"], "https://gw.example/saml/acme/metadata");
+    // The same slug twice is refused.
+    assert_eq!(
+        run(&[
+            "tenant",
+            "create",
+            "acme",
+            "--idp-metadata",
+            "idp-metadata.xml"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    // Metadata without a signing key is refused.
+    assert_eq!(
+        run(&[
+            "tenant",
+            "create",
+            "other",
+            "--idp-metadata",
+            "idp-metadata-nokey.xml"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    let o = run(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "--user-name",
+        "Jane.Doe@acme.example",
+        "--license",
+        "x6",
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let u: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(u["federation_id"], "Jane.Doe@acme.example");
+    assert_eq!(u["active"], true);
+    assert_eq!(u["licenses"], serde_json::json!(["X6"]));
+    assert_eq!(
+        run(&[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--user-name",
+            "jane.doe@ACME.example"
+        ])
+        .status
+        .code(),
+        Some(2),
+        "user names are unique case-insensitively"
+    );
+    assert_eq!(
+        run(&[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--user-name",
+            "x",
+            "--license",
+            "X9"
+        ])
+        .status
+        .code(),
+        Some(2),
+        "unknown license"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,8 +9,8 @@
 mod api;
 mod c14n;
 mod cli;
-mod demo;
 mod common;
+mod demo;
 mod fixtures;
 mod mint;
 mod mutations;

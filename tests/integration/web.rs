@@ -670,3 +670,34 @@ async fn discovery_finds_the_tenant_and_security_headers_are_set() {
             .contains("could not find an organization")
     );
 }
+
+#[actix_web::test]
+async fn federation_id_from_a_named_attribute() {
+    let e = env().await;
+    let tid = add_tenant(&e.db, "acme", "idp-metadata.xml", true).await;
+    // The fixture carries firstName=Jane; NameID jane.doe@acme.example matches nobody here.
+    e.db.set_federation_source(
+        tid,
+        &sso_gateway::directory::FederationSource::Attribute("firstName".into()),
+    )
+    .await
+    .unwrap();
+    e.db.create_user(tid, "JANE", "", &["X2".into()], time(NOW))
+        .await
+        .unwrap();
+    let svc = service!(e);
+    let r = post_acs(
+        &svc,
+        "acme",
+        "responses/unsolicited-assertion-signed.xml",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", body_text(r).await);
+    let session = set_cookie(&r, "sso_session").unwrap();
+    assert_eq!(
+        api_session(&svc, &session).await.1["user"]["user_name"],
+        "JANE"
+    );
+}
