@@ -132,7 +132,24 @@ pub async fn launch(
         Err(e) => return store_failure(&e),
     };
     let Some((_, s)) = session else {
-        return pages::redirect(&format!("/?return_to=/apps/{}", app.id));
+        // Without a session: start the SSO of the organization this browser used before,
+        // and come back here; otherwise ask who the user is.
+        let back = format!("/apps/{}", app.id);
+        if let Some(slug) = req
+            .cookie(pages::TENANT_HINT_COOKIE)
+            .map(|c| c.value().to_string())
+        {
+            match state.db.tenant_by_slug(&slug).await {
+                Ok(Some(t)) if t.login_mode.allows_sso() => {
+                    if let Some(sso) = t.idp_sso_url.clone() {
+                        return super::saml::start_sso(&state, &t, &sso, &back).await;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return store_failure(&e),
+            }
+        }
+        return pages::redirect(&format!("/?return_to={back}"));
     };
     let (user, tenant) = match (
         state.db.user_by_id(s.user_id).await,

@@ -10,6 +10,8 @@ use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "sso_session";
 pub const BINDING_COOKIE_PREFIX: &str = "sso_rb_";
+/// Remembers which organization this browser signs in with (not a secret).
+pub const TENANT_HINT_COOKIE: &str = "sso_tenant";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -110,6 +112,17 @@ pub fn session_cookie(value: &str, max_age_seconds: i64) -> Cookie<'static> {
         .secure(true)
         .same_site(SameSite::Lax)
         .max_age(CookieDuration::seconds(max_age_seconds.max(0)))
+        .finish()
+}
+
+/// The tenant hint: lets `/apps/{app}` start the right SSO without asking again.
+pub fn tenant_hint_cookie(slug: &str) -> Cookie<'static> {
+    Cookie::build(TENANT_HINT_COOKIE, slug.to_string())
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::days(365))
         .finish()
 }
 

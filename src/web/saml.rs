@@ -416,6 +416,7 @@ pub async fn acs(
                     &session_id,
                     expires_at - now.timestamp(),
                 ))
+                .cookie(pages::tenant_hint_cookie(&tenant.slug))
                 .finish()
         }
         Ok(LoginOutcome::Refused(r)) => {

@@ -26,6 +26,13 @@ pub struct Env {
     pub state: AppState,
 }
 
+impl Env {
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use sso_gateway::clock::Clock;
+        self.clock.now()
+    }
+}
+
 pub async fn env() -> Env {
     let db = Db::connect("sqlite::memory:").await.unwrap();
     let clock = Arc::new(ManualClock::new(time(NOW)));
@@ -700,4 +707,61 @@ async fn federation_id_from_a_named_attribute() {
         api_session(&svc, &session).await.1["user"]["user_name"],
         "JANE"
     );
+}
+
+#[actix_web::test]
+async fn idle_sessions_end_and_app_launch_without_a_session_starts_sso() {
+    let e = env().await;
+    let tid = add_tenant(&e.db, "acme", "idp-metadata.xml", true).await;
+    e.db.create_user(tid, JANE, "", &["X2".into()], time(NOW))
+        .await
+        .unwrap();
+    let svc = service!(e);
+    let r = post_acs(
+        &svc,
+        "acme",
+        "responses/unsolicited-assertion-signed.xml",
+        None,
+        &[],
+    )
+    .await;
+    let session = set_cookie(&r, "sso_session").unwrap();
+    let hint = set_cookie(&r, "sso_tenant").unwrap();
+    assert_eq!(hint.value(), "acme");
+    e.clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(
+        api_session(&svc, &session).await.0,
+        StatusCode::UNAUTHORIZED,
+        "idle for 31 minutes"
+    );
+    // /apps/work without a live session: the remembered tenant's SSO starts, coming back here.
+    let r = test::call_service(
+        &svc,
+        test::TestRequest::get()
+            .uri("/apps/work")
+            .cookie(session)
+            .cookie(hint)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(location(&r).starts_with("https://acme.okta.example/"));
+    let relay =
+        sso_gateway::saml::binding::decode_redirect(location(&r).split_once('?').unwrap().1, 65536)
+            .unwrap()
+            .relay_state
+            .unwrap();
+    let stored =
+        e.db.take_authn_request(&token_hash(&relay), e.clock_now())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored.2, "/apps/work");
+    // Without any cookie: discovery, carrying the way back.
+    let r = test::call_service(
+        &svc,
+        test::TestRequest::get().uri("/apps/work").to_request(),
+    )
+    .await;
+    assert_eq!(location(&r), "/?return_to=/apps/work");
 }
