@@ -19,6 +19,8 @@ pub struct AppState {
     pub demo: Option<Arc<crate::web::demo::DemoIdp>>,
     /// Where each app is launched (app id -> URL); default: the demo app page.
     pub app_urls: HashMap<String, String>,
+    /// Per-token rate limit of the SCIM API.
+    pub scim_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {

@@ -30,6 +30,30 @@ enum Command {
     /// Manage users (as provisioning would).
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage SCIM bearer tokens (Okta: Provisioning > API Integration).
+    #[command(subcommand)]
+    ScimToken(ScimTokenCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScimTokenCmd {
+    /// Create a token: prints the SCIM base URL and the token, shown only this once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// A note to recognise the token by (e.g. "Okta production").
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id (several tokens may be live during a rotation).
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +142,14 @@ pub fn run(args: Args) -> ExitCode {
                     json,
                 )
                 .await
+            }
+            Command::ScimToken(ScimTokenCmd::Create {
+                tenant,
+                label,
+                json,
+            }) => scim_token_create(&db, &args.public_url, tenant, label, json).await,
+            Command::ScimToken(ScimTokenCmd::Revoke { tenant, id }) => {
+                scim_token_revoke(&db, tenant, id).await
             }
             Command::User(UserCmd::Create {
                 tenant,
@@ -240,6 +272,55 @@ async fn create_user(
             }
             ExitCode::SUCCESS
         }
+        Err(e) => fail(e),
+    }
+}
+
+async fn scim_token_create(
+    db: &Db,
+    public_url: &str,
+    tenant: String,
+    label: String,
+    json: bool,
+) -> ExitCode {
+    let t = match db.tenant_by_slug(&tenant).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return fail(format!("no tenant '{tenant}'")),
+        Err(e) => return fail(e),
+    };
+    let (id, token) = match crate::web::scim::issue_token(db, t.id, &label, SystemClock.now()).await
+    {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let base = format!("{}/scim/v2/{}", public_url.trim_end_matches('/'), t.slug);
+    if json {
+        println!(
+            "{}",
+            json!({"tenant": t.slug, "id": id, "scim_base_url": base, "token": token})
+        );
+    } else {
+        println!("In Okta > Provisioning > Integration, set:");
+        println!("  SCIM connector base URL:  {base}");
+        println!("  Authentication Mode:      HTTP Header");
+        println!("  Authorization (Bearer):   {token}");
+        println!("The token is shown only now (token id {id}); it is stored hashed.");
+    }
+    ExitCode::SUCCESS
+}
+
+async fn scim_token_revoke(db: &Db, tenant: String, id: i64) -> ExitCode {
+    let t = match db.tenant_by_slug(&tenant).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return fail(format!("no tenant '{tenant}'")),
+        Err(e) => return fail(e),
+    };
+    match db.revoke_scim_token(t.id, id, SystemClock.now()).await {
+        Ok(true) => {
+            println!("Revoked token {id} of '{}'", t.slug);
+            ExitCode::SUCCESS
+        }
+        Ok(false) => fail(format!("no live token {id} in '{}'", t.slug)),
         Err(e) => fail(e),
     }
 }

@@ -32,6 +32,9 @@ pub struct Args {
     /// ES256 (P-256) PEM key for app tokens (default: a fresh key per process).
     #[arg(long, value_name = "KEY.pem", env = "SSO_GATEWAY_TOKEN_KEY")]
     token_key: Option<std::path::PathBuf>,
+    /// SCIM requests per second allowed per token (bursts up to twice that); over it: 429.
+    #[arg(long, default_value_t = 50, env = "SSO_GATEWAY_SCIM_RATE")]
+    scim_rate: u32,
     /// Where an app is launched: APP=URL (repeatable), e.g. work=https://work.example/sso.
     #[arg(long = "app-url", value_name = "APP=URL")]
     app_urls: Vec<String>,
@@ -111,6 +114,10 @@ async fn serve(args: Args) -> Result<(), String> {
         token_key: Arc::new(token_key),
         demo,
         app_urls,
+        scim_limiter: crate::web::scim::rate_limiter(
+            args.scim_rate,
+            args.scim_rate.saturating_mul(2),
+        ),
     };
     let is_demo = state.demo.is_some();
     let data = web::Data::new(state);

@@ -78,6 +78,8 @@ pub struct Tenant {
     pub login_mode: LoginMode,
     pub allow_idp_initiated: bool,
     pub federation_source: FederationSource,
+    /// The SCIM user attribute the Federation ID follows (default `userName`).
+    pub federation_attribute: String,
     pub clock_skew_seconds: i64,
     pub email_domains: Vec<String>,
     pub allowed_return_urls: Vec<String>,
@@ -261,6 +263,7 @@ mod tests {
             login_mode: LoginMode::SsoOnly,
             allow_idp_initiated: false,
             federation_source: FederationSource::NameId,
+            federation_attribute: "userName".into(),
             clock_skew_seconds: 180,
             email_domains: vec![],
             allowed_return_urls: vec!["https://work.8x8.example/app".into()],

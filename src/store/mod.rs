@@ -1,9 +1,11 @@
 //! Storage adapters. SQLite (embedded, WAL) is the default; PostgreSQL follows in the
 //! multi-instance issue behind the same methods.
 
+mod scim;
 mod sqlite;
 
-pub use sqlite::{Db, NewTenant, SessionRow, StoreError};
+pub use scim::{BindValue, Kind, ResourceRow, UserColumns};
+pub use sqlite::{Db, NewTenant, SessionRow, StoreError, new_scim_id};
 
 /// SHA-256 of a secret token, hex: tokens are stored only hashed.
 pub fn token_hash(token: &str) -> String {

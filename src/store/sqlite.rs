@@ -87,6 +87,10 @@ impl Db {
         Ok(Db { pool })
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -163,6 +167,7 @@ impl Db {
             federation_source: FederationSource::parse(
                 &row.try_get::<String, _>("federation_source")?,
             ),
+            federation_attribute: row.try_get("federation_attribute")?,
             clock_skew_seconds: row.try_get("clock_skew_seconds")?,
             email_domains: words(&row.try_get::<String, _>("email_domains")?),
             allowed_return_urls: words(&row.try_get::<String, _>("allowed_return_urls")?),
@@ -305,15 +310,20 @@ impl Db {
         } else {
             ""
         };
+        // Visible to SCIM, so that Okta's "assign" lookup finds and links the user.
+        let scim_id = new_scim_id()?;
         let id: i64 = sqlx::query(
-            "INSERT INTO users (tenant_id, user_name, federation_id, display_name, email, active, created_at, updated_at)
-             VALUES ($1, $2, $2, $3, $4, 1, $5, $5) RETURNING id",
+            "INSERT INTO users (tenant_id, user_name, federation_id, display_name, email, active, created_at, updated_at,
+                                scim_id, resource, source)
+             VALUES ($1, $2, $2, $3, $4, 1, $5, $5, $6, $7, 'admin') RETURNING id",
         )
         .bind(tenant_id)
         .bind(user_name)
         .bind(display_name)
         .bind(email)
         .bind(ts(now))
+        .bind(&scim_id)
+        .bind(admin_user_resource(&scim_id, user_name, display_name, email, ts(now)).to_string())
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -721,4 +731,53 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::Db)
     }
+}
+
+/// A random UUID (v4), as SCIM ids are.
+pub fn new_scim_id() -> Result<String, StoreError> {
+    let mut b = [0u8; 16];
+    openssl::rand::rand_bytes(&mut b).map_err(|e| StoreError::Other(format!("random: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        h.get(0..8).unwrap_or_default(),
+        h.get(8..12).unwrap_or_default(),
+        h.get(12..16).unwrap_or_default(),
+        h.get(16..20).unwrap_or_default(),
+        h.get(20..32).unwrap_or_default()
+    ))
+}
+
+/// The SCIM resource of a user created by an admin (not by provisioning).
+fn admin_user_resource(
+    id: &str,
+    user_name: &str,
+    display_name: &str,
+    email: &str,
+    now: i64,
+) -> serde_json::Value {
+    let t = DateTime::<Utc>::from_timestamp(now, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let mut r = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": id,
+        "userName": user_name,
+        "active": true,
+        "meta": {"resourceType": "User", "created": t, "lastModified": t, "version": "W/\"1\""},
+    });
+    if let Some(o) = r.as_object_mut() {
+        if !display_name.is_empty() {
+            o.insert("displayName".into(), display_name.into());
+        }
+        if !email.is_empty() {
+            o.insert(
+                "emails".into(),
+                serde_json::json!([{"value": email, "type": "work", "primary": true}]),
+            );
+        }
+    }
+    r
 }

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod demo;
 pub mod pages;
 pub mod saml;
+pub mod scim;
 
 use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders, web};
 
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .route("/saml/{tenant}/acs", web::post().to(saml::acs))
         .route("/saml/{tenant}/slo", web::get().to(saml::slo_redirect))
         .route("/saml/{tenant}/slo", web::post().to(saml::slo_post));
+    scim::configure(cfg);
     if demo {
         demo::configure(cfg);
     }

@@ -46,6 +46,7 @@ pub async fn env() -> Env {
             "work".to_string(),
             "https://work.8x8.example/app/launch".to_string(),
         )]),
+        scim_limiter: sso_gateway::web::scim::rate_limiter(1000, 2000),
     };
     Env { db, clock, state }
 }

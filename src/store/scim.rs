@@ -1,0 +1,562 @@
+//! SCIM persistence on SQLite: bearer tokens, user and group resources (full JSON plus
+//! indexed columns), and the audit log. Writers that read-modify-write take the
+//! database write lock first (`BEGIN IMMEDIATE`), so concurrent PATCHes serialise and
+//! no update is lost.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::sqlite::{Db, StoreError};
+
+/// A value bound into a dynamic WHERE clause (from the SCIM filter translation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BindValue {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+    Null,
+}
+
+/// A stored SCIM resource row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRow {
+    pub pk: i64,
+    pub scim_id: String,
+    pub resource: serde_json::Value,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The indexed columns of a user, derived from its resource by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserColumns {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: String,
+    pub email: String,
+    pub active: bool,
+    pub federation_id: String,
+    pub federation_pinned: bool,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn row_to_resource(r: &SqliteRow) -> Result<ResourceRow, StoreError> {
+    let text: String = r.try_get("resource")?;
+    Ok(ResourceRow {
+        pk: r.try_get("id")?,
+        scim_id: r.try_get("scim_id")?,
+        resource: serde_json::from_str(&text)
+            .map_err(|e| StoreError::Other(format!("stored resource: {e}")))?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    binds: &'q [BindValue],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    for b in binds {
+        q = match b {
+            BindValue::Text(s) => q.bind(s.as_str()),
+            BindValue::Int(i) => q.bind(*i),
+            BindValue::Real(f) => q.bind(*f),
+            BindValue::Bool(v) => q.bind(*v),
+            BindValue::Null => q.bind(Option::<String>::None),
+        };
+    }
+    q
+}
+
+/// Which table a resource lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    fn table(self) -> &'static str {
+        match self {
+            Kind::User => "users",
+            Kind::Group => "groups",
+        }
+    }
+}
+
+impl Db {
+    // ---- tokens -------------------------------------------------------------------------------
+
+    pub async fn add_scim_token(
+        &self,
+        tenant_id: i64,
+        token_hash: &str,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query("INSERT INTO scim_tokens (tenant_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(tenant_id)
+            .bind(token_hash)
+            .bind(label)
+            .bind(ts(now))
+            .fetch_one(self.pool())
+            .await?
+            .try_get("id")?)
+    }
+
+    /// The tenant of a live token, by its hash (the hash is compared again in constant time).
+    pub async fn tenant_of_scim_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id, tenant_id, token_hash FROM scim_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let stored: String = row.try_get("token_hash")?;
+        if stored.len() != token_hash.len()
+            || !openssl::memcmp::eq(stored.as_bytes(), token_hash.as_bytes())
+        {
+            return Ok(None);
+        }
+        let id: i64 = row.try_get("id")?;
+        sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(ts(now))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(Some(row.try_get("tenant_id")?))
+    }
+
+    pub async fn revoke_scim_token(
+        &self,
+        tenant_id: i64,
+        token_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE scim_tokens SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
+            .bind(ts(now))
+            .bind(token_id)
+            .bind(tenant_id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- resources ------------------------------------------------------------------------------
+
+    pub async fn scim_get(
+        &self,
+        kind: Kind,
+        tenant_id: i64,
+        scim_id: &str,
+    ) -> Result<Option<ResourceRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, scim_id, resource, version, created_at, updated_at FROM {} WHERE tenant_id = $1 AND scim_id = $2",
+            kind.table()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(scim_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(row_to_resource).transpose()
+    }
+
+    /// A page of resources matching `where_sql` (already translated from a SCIM filter,
+    /// with `?` placeholders bound from `binds`), and the total number of matches.
+    pub async fn scim_list(
+        &self,
+        kind: Kind,
+        tenant_id: i64,
+        where_sql: Option<&str>,
+        binds: &[BindValue],
+        order_by: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<ResourceRow>), StoreError> {
+        let cond = where_sql.map(|w| format!(" AND ({w})")).unwrap_or_default();
+        let t = kind.table();
+        let count_sql = format!(
+            "SELECT count(*) AS n FROM {t} WHERE tenant_id = ? AND scim_id IS NOT NULL{cond}"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(count_sql)).bind(tenant_id);
+        let total: i64 = bind_all(q, binds)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        let page_sql = format!(
+            "SELECT id, scim_id, resource, version, created_at, updated_at FROM {t}
+             WHERE tenant_id = ? AND scim_id IS NOT NULL{cond} ORDER BY {order_by} LIMIT ? OFFSET ?"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(page_sql)).bind(tenant_id);
+        let rows = bind_all(q, binds)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        let items = rows
+            .iter()
+            .map(row_to_resource)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total, items))
+    }
+
+    /// Insert a provisioned user. 409-style Conflict when the userName exists (any case).
+    pub async fn scim_insert_user(
+        &self,
+        tenant_id: i64,
+        scim_id: &str,
+        resource: &serde_json::Value,
+        c: &UserColumns,
+        now: DateTime<Utc>,
+    ) -> Result<ResourceRow, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let dup = sqlx::query(
+            "SELECT 1 FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)",
+        )
+        .bind(tenant_id)
+        .bind(&c.user_name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if dup.is_some() {
+            return Err(StoreError::Conflict(format!("userName '{}'", c.user_name)));
+        }
+        let row = sqlx::query(
+            "INSERT INTO users (tenant_id, scim_id, user_name, external_id, federation_id, federation_pinned, display_name, email,
+                                active, source, resource, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'scim', $10, 1, $11, $11)
+             RETURNING id, scim_id, resource, version, created_at, updated_at",
+        )
+        .bind(tenant_id)
+        .bind(scim_id)
+        .bind(&c.user_name)
+        .bind(&c.external_id)
+        .bind(&c.federation_id)
+        .bind(c.federation_pinned)
+        .bind(&c.display_name)
+        .bind(&c.email)
+        .bind(c.active)
+        .bind(resource.to_string())
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            tenant_id,
+            "scim",
+            "user.create",
+            Some(scim_id),
+            &format!("userName={} federationId={}", c.user_name, c.federation_id),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        row_to_resource(&row)
+    }
+
+    /// Read-modify-write a user under the write lock. `f` gets the current row and
+    /// returns the new resource and columns (or an error that aborts the update).
+    /// Deactivation revokes the user's sessions in the same transaction.
+    pub async fn scim_update_user<E, F>(
+        &self,
+        tenant_id: i64,
+        scim_id: &str,
+        now: DateTime<Utc>,
+        f: F,
+    ) -> Result<Result<ResourceRow, E>, StoreError>
+    where
+        F: FnOnce(&ResourceRow, &UserColumns) -> Result<(serde_json::Value, UserColumns), E>,
+    {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT id, scim_id, resource, version, created_at, updated_at, user_name, external_id, display_name, email, active,
+                    federation_id, federation_pinned
+             FROM users WHERE tenant_id = $1 AND scim_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(scim_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound(format!("user {scim_id}")));
+        };
+        let current = row_to_resource(&row)?;
+        let old = UserColumns {
+            user_name: row.try_get("user_name")?,
+            external_id: row.try_get("external_id")?,
+            display_name: row.try_get("display_name")?,
+            email: row.try_get("email")?,
+            active: row.try_get("active")?,
+            federation_id: row.try_get("federation_id")?,
+            federation_pinned: row.try_get("federation_pinned")?,
+        };
+        let (resource, c) = match f(&current, &old) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !c.user_name.eq_ignore_ascii_case(&old.user_name) {
+            let dup = sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2) AND id != $3")
+                .bind(tenant_id)
+                .bind(&c.user_name)
+                .bind(current.pk)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if dup.is_some() {
+                return Err(StoreError::Conflict(format!("userName '{}'", c.user_name)));
+            }
+        }
+        let updated = sqlx::query(
+            "UPDATE users SET user_name = $1, external_id = $2, display_name = $3, email = $4, active = $5, federation_id = $6,
+                              federation_pinned = $7, resource = $8, version = version + 1, updated_at = $9
+             WHERE id = $10 RETURNING id, scim_id, resource, version, created_at, updated_at",
+        )
+        .bind(&c.user_name)
+        .bind(&c.external_id)
+        .bind(&c.display_name)
+        .bind(&c.email)
+        .bind(c.active)
+        .bind(&c.federation_id)
+        .bind(c.federation_pinned)
+        .bind(resource.to_string())
+        .bind(ts(now))
+        .bind(current.pk)
+        .fetch_one(&mut *tx)
+        .await?;
+        if c.federation_id != old.federation_id {
+            audit(
+                &mut tx,
+                tenant_id,
+                "scim",
+                "user.federation_id",
+                Some(scim_id),
+                &format!("{} -> {}", old.federation_id, c.federation_id),
+                now,
+            )
+            .await?;
+        }
+        if old.active && !c.active {
+            let n = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(current.pk)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            audit(
+                &mut tx,
+                tenant_id,
+                "scim",
+                "user.deactivate",
+                Some(scim_id),
+                &format!("{n} session(s) ended"),
+                now,
+            )
+            .await?;
+        } else if !old.active && c.active {
+            audit(
+                &mut tx,
+                tenant_id,
+                "scim",
+                "user.reactivate",
+                Some(scim_id),
+                "",
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(row_to_resource(&updated)?))
+    }
+
+    pub async fn scim_delete(
+        &self,
+        kind: Kind,
+        tenant_id: i64,
+        scim_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!(
+            "DELETE FROM {} WHERE tenant_id = $1 AND scim_id = $2",
+            kind.table()
+        );
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(scim_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 1 {
+            let what = if kind == Kind::User {
+                "user.delete"
+            } else {
+                "group.delete"
+            };
+            audit(&mut tx, tenant_id, "scim", what, Some(scim_id), "", now).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Insert a group (display names need not be unique in SCIM).
+    pub async fn scim_insert_group(
+        &self,
+        tenant_id: i64,
+        scim_id: &str,
+        display_name: &str,
+        external_id: Option<&str>,
+        resource: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<ResourceRow, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO groups (tenant_id, scim_id, display_name, external_id, resource, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING id, scim_id, resource, version, created_at, updated_at",
+        )
+        .bind(tenant_id)
+        .bind(scim_id)
+        .bind(display_name)
+        .bind(external_id)
+        .bind(resource.to_string())
+        .bind(ts(now))
+        .fetch_one(self.pool())
+        .await?;
+        row_to_resource(&row)
+    }
+
+    /// Read-modify-write a group under the write lock (`f` returns the new resource,
+    /// display name and external id, or an error).
+    pub async fn scim_update_group<E, F>(
+        &self,
+        tenant_id: i64,
+        scim_id: &str,
+        now: DateTime<Utc>,
+        f: F,
+    ) -> Result<Result<ResourceRow, E>, StoreError>
+    where
+        F: FnOnce(&ResourceRow) -> Result<(serde_json::Value, String, Option<String>), E>,
+    {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query("SELECT id, scim_id, resource, version, created_at, updated_at FROM groups WHERE tenant_id = $1 AND scim_id = $2")
+            .bind(tenant_id)
+            .bind(scim_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound(format!("group {scim_id}")));
+        };
+        let current = row_to_resource(&row)?;
+        let (resource, display_name, external_id) = match f(&current) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        let updated = sqlx::query(
+            "UPDATE groups SET display_name = $1, external_id = $2, resource = $3, version = version + 1, updated_at = $4
+             WHERE id = $5 RETURNING id, scim_id, resource, version, created_at, updated_at",
+        )
+        .bind(&display_name)
+        .bind(&external_id)
+        .bind(resource.to_string())
+        .bind(ts(now))
+        .bind(current.pk)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(row_to_resource(&updated)?))
+    }
+
+    /// The SCIM ids among `ids` that are users of this tenant (to validate group members).
+    pub async fn existing_user_ids(
+        &self,
+        tenant_id: i64,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for id in ids {
+            let r = sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND scim_id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+            if r.is_some() {
+                out.push(id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Groups whose members include this user: (group scim id, display name).
+    pub async fn groups_of_user(
+        &self,
+        tenant_id: i64,
+        user_scim_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.scim_id, g.display_name FROM groups g, json_each(g.resource, '$.members') m
+             WHERE g.tenant_id = $1 AND json_extract(m.value, '$.value') = $2 ORDER BY g.display_name",
+        )
+        .bind(tenant_id)
+        .bind(user_scim_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("scim_id")?, r.try_get("display_name")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Db)
+    }
+
+    /// The newest audit entries of a tenant: (actor, action, target, detail).
+    pub async fn audit_entries(
+        &self,
+        tenant_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, String, Option<String>, String)>, StoreError> {
+        let rows = sqlx::query("SELECT actor, action, target, detail FROM audit_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(tenant_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("actor")?,
+                    r.try_get("action")?,
+                    r.try_get("target")?,
+                    r.try_get("detail")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Db)
+    }
+}
+
+async fn audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tenant_id: i64,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_log (tenant_id, actor, action, target, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(tenant_id)
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
