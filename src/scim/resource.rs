@@ -119,10 +119,10 @@ pub fn normalize_user(input: &Value) -> Result<Value, ScimError> {
     };
     remove_ci(&mut out, "active");
     out.insert("active".into(), Value::Bool(active));
-    if let Some(emails) = get_ci(&out, "emails") {
-        if !emails.is_array() {
-            return Err(ScimError::bad("invalidValue", "emails must be an array"));
-        }
+    if let Some(emails) = get_ci(&out, "emails")
+        && !emails.is_array()
+    {
+        return Err(ScimError::bad("invalidValue", "emails must be an array"));
     }
     let mut schemas = vec![Value::String(SCHEMA_USER.into())];
     if out

@@ -172,6 +172,7 @@ impl Db {
         row.as_ref().map(row_to_resource).transpose()
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// A page of resources matching `where_sql` (already translated from a SCIM filter,
     /// with `?` placeholders bound from `binds`), and the total number of matches.
     pub async fn scim_list(

@@ -213,10 +213,10 @@ fn respond(
         header::HeaderValue::from_str(&etag(row.version))
             .unwrap_or(header::HeaderValue::from_static("")),
     );
-    if status == StatusCode::CREATED {
-        if let Ok(v) = header::HeaderValue::from_str(&location) {
-            r.headers_mut().insert(header::LOCATION, v);
-        }
+    if status == StatusCode::CREATED
+        && let Ok(v) = header::HeaderValue::from_str(&location)
+    {
+        r.headers_mut().insert(header::LOCATION, v);
     }
     r
 }
