@@ -349,6 +349,20 @@ impl Db {
             .ok_or_else(|| StoreError::NotFound("user".into()))
     }
 
+    /// Assign a license (idempotent).
+    pub async fn assign_license(&self, user_id: i64, code: &str) -> Result<(), StoreError> {
+        let known = sqlx::query("SELECT 1 FROM licenses WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound(format!("license '{code}'")));
+        }
+        sqlx::query("INSERT OR IGNORE INTO user_licenses (user_id, license_code) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(code)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_user_active(
         &self,
         user_id: i64,

@@ -16,4 +16,5 @@ mod mint;
 mod mutations;
 mod oracle;
 mod purity;
+mod scim;
 mod web;
