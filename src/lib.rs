@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod directory;
 pub mod saml;
+pub mod scim;
 pub mod session;
 pub mod store;
 pub mod web;

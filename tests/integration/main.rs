@@ -16,4 +16,7 @@ mod mint;
 mod mutations;
 mod oracle;
 mod purity;
+mod scim_filter;
+mod scim_patch;
+mod scim_sql;
 mod web;

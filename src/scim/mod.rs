@@ -1,0 +1,20 @@
+//! SCIM 2.0 core (RFC 7643/7644): the User/Group schemas, filters (parsing, in-memory
+//! evaluation, SQLite translation) and PATCH application. Pure: no I/O, clock or
+//! database access; the HTTP and storage layers call into it.
+//!
+//! See `docs/adr/0008-scim-filter-and-patch.md`.
+
+mod coerce;
+mod eval;
+pub mod filter;
+mod lex;
+pub mod patch;
+mod patch_json;
+pub mod schema;
+pub mod sql;
+
+pub use filter::{FilterError, PatchPath, matches, parse_filter, parse_path};
+
+pub use patch::{PatchError, PatchOutcome, ScimType, apply};
+pub use schema::{ResourceSchema, group_schema, user_schema};
+pub use sql::{ColumnMap, GROUP_COLUMNS, SqlValue, USER_COLUMNS, filter_to_sql, order_by, to_sql};
