@@ -1,7 +1,12 @@
 //! SCIM load figures through real HTTP on loopback: users created per second, and the
 //! latency (p50, p99) of Okta's `userName eq` lookup with 100,000 users in SQLite.
 //! Run: `cargo bench --bench scim` (SCIM_BENCH_USERS, SCIM_BENCH_CREATES to resize).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -26,7 +31,11 @@ impl Client {
     fn connect(addr: &str, token: &str) -> Self {
         let s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();
-        Client { reader: BufReader::new(s.try_clone().unwrap()), writer: s, token: token.into() }
+        Client {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+            token: token.into(),
+        }
     }
 
     fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
@@ -48,11 +57,10 @@ impl Client {
             if line == "\r\n" {
                 break;
             }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length") {
                     len = v.trim().parse().unwrap();
                 }
-            }
         }
         let mut buf = vec![0u8; len];
         self.reader.read_exact(&mut buf).unwrap();
@@ -65,8 +73,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let users: usize = std::env::var("SCIM_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let creates: usize = std::env::var("SCIM_BENCH_CREATES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let users: usize = std::env::var("SCIM_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let creates: usize = std::env::var("SCIM_BENCH_CREATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
     if std::env::args().any(|a| a == "--test") {
         println!("scim bench: skipped in --test mode");
         return;
@@ -74,48 +88,69 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("sso-gw-scim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}/bench.db", dir.display());
-    let sys = actix_web::rt::System::new();
-    let (addr, token, db) = sys.block_on(async {
-        let db = Db::connect(&url).await.unwrap();
-        let md = sso_gateway::saml::IdpMetadata::parse(&std::fs::read("tests/fixtures/idp-metadata.xml").unwrap()).unwrap();
-        let t = db
-            .create_tenant(
-                &NewTenant {
-                    slug: "bench".into(),
-                    display_name: "Bench".into(),
-                    idp_entity_id: md.entity_id.clone(),
-                    idp_sso_url: md.sso_url.clone(),
-                    idp_slo_url: None,
-                    allow_idp_initiated: false,
-                    email_domains: vec![],
-                    allowed_return_urls: vec![],
-                    certificates: md.signing_certificates.iter().map(|c| c.der_base64().to_string()).collect(),
-                },
-                chrono::Utc::now(),
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url2 = url.clone();
+    std::thread::spawn(move || {
+        let url = url2;
+        let sys = actix_web::rt::System::new();
+        let (addr, token, db) = sys.block_on(async {
+            let db = Db::connect(&url).await.unwrap();
+            let md = sso_gateway::saml::IdpMetadata::parse(
+                &std::fs::read("tests/fixtures/idp-metadata.xml").unwrap(),
             )
-            .await
             .unwrap();
-        let (_, token) = sso_gateway::web::scim::issue_token(&db, t.id, "bench", chrono::Utc::now()).await.unwrap();
-        let state = AppState {
-            db: db.clone(),
-            clock: Arc::new(SystemClock),
-            public_url: "http://bench".into(),
-            token_key: Arc::new(TokenKey::generate().unwrap()),
-            demo: None,
-            app_urls: HashMap::new(),
-            scim_limiter: sso_gateway::web::scim::rate_limiter(1_000_000, 1_000_000),
-        };
-        let data = web::Data::new(state);
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(|c| sso_gateway::web::configure(c, false)))
+            let t = db
+                .create_tenant(
+                    &NewTenant {
+                        slug: "bench".into(),
+                        display_name: "Bench".into(),
+                        idp_entity_id: md.entity_id.clone(),
+                        idp_sso_url: md.sso_url.clone(),
+                        idp_slo_url: None,
+                        allow_idp_initiated: false,
+                        email_domains: vec![],
+                        allowed_return_urls: vec![],
+                        certificates: md
+                            .signing_certificates
+                            .iter()
+                            .map(|c| c.der_base64().to_string())
+                            .collect(),
+                    },
+                    sso_gateway::clock::Clock::now(&SystemClock),
+                )
+                .await
+                .unwrap();
+            let (_, token) =
+                sso_gateway::web::scim::issue_token(&db, t.id, "bench", sso_gateway::clock::Clock::now(&SystemClock))
+                    .await
+                    .unwrap();
+            let state = AppState {
+                db: db.clone(),
+                clock: Arc::new(SystemClock),
+                public_url: "http://bench".into(),
+                token_key: Arc::new(TokenKey::generate().unwrap()),
+                demo: None,
+                app_urls: HashMap::new(),
+                scim_limiter: sso_gateway::web::scim::rate_limiter(1_000_000, 1_000_000),
+            };
+            let data = web::Data::new(state);
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(data.clone())
+                    .configure(|c| sso_gateway::web::configure(c, false))
+            })
             .workers(1)
             .bind("127.0.0.1:0")
             .unwrap();
-        let addr = server.addrs()[0].to_string();
-        actix_web::rt::spawn(server.run());
-        (addr, token, db)
+            let addr = server.addrs()[0].to_string();
+            actix_web::rt::spawn(server.run());
+            (addr, token, db)
+        });
+        let _ = db;
+        tx.send((addr, token)).unwrap();
+        sys.run().unwrap();
     });
-    let _ = db;
-    std::thread::spawn(move || sys.run().unwrap());
+    let (addr, token): (String, String) = rx.recv().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let mut c = Client::connect(&addr, &token);
 
@@ -129,7 +164,11 @@ fn main() {
         assert_eq!(s, 201);
     }
     let el = t0.elapsed();
-    println!("scim/create_user_http: {creates} users in {:.2} s = {:.0} users/s (1 connection, synchronous=FULL WAL)", el.as_secs_f64(), creates as f64 / el.as_secs_f64());
+    println!(
+        "scim/create_user_http: {creates} users in {:.2} s = {:.0} users/s (1 connection, synchronous=FULL WAL)",
+        el.as_secs_f64(),
+        creates as f64 / el.as_secs_f64()
+    );
 
     // 2. Fill to `users` through SCIM POSTs on 4 connections, then measure lookups.
     let remaining = users.saturating_sub(creates);
@@ -161,7 +200,9 @@ fn main() {
     let n = 2_000;
     for k in 0..n {
         let i = (k * 7919) % remaining.max(1);
-        let path = format!("/scim/v2/bench/Users?filter=userName%20eq%20%22FILL{i}%40bench.example%22&startIndex=1&count=100");
+        let path = format!(
+            "/scim/v2/bench/Users?filter=userName%20eq%20%22FILL{i}%40bench.example%22&startIndex=1&count=100"
+        );
         let t = Instant::now();
         let (s, body) = c.request("GET", &path, None);
         lat.push(t.elapsed());

@@ -351,7 +351,10 @@ impl Db {
 
     /// Assign a license (idempotent).
     pub async fn assign_license(&self, user_id: i64, code: &str) -> Result<(), StoreError> {
-        let known = sqlx::query("SELECT 1 FROM licenses WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
+        let known = sqlx::query("SELECT 1 FROM licenses WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
         if known.is_none() {
             return Err(StoreError::NotFound(format!("license '{code}'")));
         }

@@ -10,9 +10,9 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::scim_engine as engine;
 use crate::app::AppState;
 use crate::directory::Tenant;
-use crate::scim::engine;
 use crate::scim::resource::{
     self, ScimError, etag, get_ci, list_response, project, served, with_meta,
 };

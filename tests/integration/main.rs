@@ -17,4 +17,7 @@ mod mutations;
 mod oracle;
 mod purity;
 mod scim;
+mod scim_filter;
+mod scim_patch;
+mod scim_sql;
 mod web;

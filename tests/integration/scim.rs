@@ -31,10 +31,18 @@ async fn token(db: &Db, tenant_id: i64) -> String {
 }
 
 async fn token_with_id(db: &Db, tenant_id: i64) -> (i64, String) {
-    sso_gateway::web::scim::issue_token(db, tenant_id, "test", time(NOW)).await.unwrap()
+    sso_gateway::web::scim::issue_token(db, tenant_id, "test", time(NOW))
+        .await
+        .unwrap()
 }
 
-async fn call<S>(svc: &S, method: &str, uri: &str, tok: &str, body: Option<Value>) -> (StatusCode, Value, ServiceResponse)
+async fn call<S>(
+    svc: &S,
+    method: &str,
+    uri: &str,
+    tok: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value, ServiceResponse)
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
@@ -50,14 +58,21 @@ where
     .insert_header(("Authorization", format!("Bearer {tok}")))
     .insert_header(("User-Agent", "Okta SCIM Client 1.0.0"));
     if let Some(b) = body {
-        req = req.insert_header(("Content-Type", "application/scim+json")).set_payload(b.to_string());
+        req = req
+            .insert_header(("Content-Type", "application/scim+json"))
+            .set_payload(b.to_string());
     }
     let r = test::call_service(svc, req.to_request()).await;
     let status = r.status();
     let headers = r.headers().clone();
     let bytes = test::read_body(r).await;
-    let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-    let mut resp = test::TestRequest::default().to_srv_response(actix_web::HttpResponse::Ok().finish());
+    let v = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    let mut resp =
+        test::TestRequest::default().to_srv_response(actix_web::HttpResponse::Ok().finish());
     *resp.headers_mut() = headers;
     (status, v, resp)
 }
@@ -90,28 +105,82 @@ async fn authentication_and_tenant_isolation() {
     let other = add_tenant(&e.db, "globex", "idp-metadata.xml", true).await;
     let (other_tok_id, other_tok) = token_with_id(&e.db, other).await;
     let svc = service!(e);
-    let r = test::call_service(&svc, test::TestRequest::get().uri("/scim/v2/acme/Users").to_request()).await;
+    let r = test::call_service(
+        &svc,
+        test::TestRequest::get()
+            .uri("/scim/v2/acme/Users")
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(r.headers().get("content-type").unwrap(), "application/scim+json");
+    assert_eq!(
+        r.headers().get("content-type").unwrap(),
+        "application/scim+json"
+    );
     let body: Value = test::read_body_json(r).await;
-    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
     assert_eq!(body["status"], "401");
     assert!(body["detail"].as_str().unwrap().contains("token"));
-    assert_eq!(call(&svc, "GET", "/scim/v2/acme/Users", "wrong", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&svc, "GET", "/scim/v2/acme/Users", "wrong", None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     // Globex's token on Acme's base URL: refused.
-    assert_eq!(call(&svc, "GET", "/scim/v2/acme/Users", &other_tok, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&svc, "GET", "/scim/v2/acme/Users", &other_tok, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     // A user created in Acme is invisible to Globex.
-    let (s, u, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user(JANE, "Jane", "Doe"))).await;
+    let (s, u, _) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Users",
+        &tok,
+        Some(okta_user(JANE, "Jane", "Doe")),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let id = u["id"].as_str().unwrap();
-    assert_eq!(call(&svc, "GET", &format!("/scim/v2/globex/Users/{id}"), &other_tok, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(
+            &svc,
+            "GET",
+            &format!("/scim/v2/globex/Users/{id}"),
+            &other_tok,
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
     let (_, list, _) = call(&svc, "GET", "/scim/v2/globex/Users", &other_tok, None).await;
     assert_eq!(list["totalResults"], 0);
     // A revoked token stops working at once; a second live token (rotation) keeps working.
     let second = token(&e.db, other).await;
-    assert!(e.db.revoke_scim_token(other, other_tok_id, time(NOW)).await.unwrap());
-    assert_eq!(call(&svc, "GET", "/scim/v2/globex/Users", &other_tok, None).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(call(&svc, "GET", "/scim/v2/globex/Users", &second, None).await.0, StatusCode::OK);
+    assert!(
+        e.db.revoke_scim_token(other, other_tok_id, time(NOW))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        call(&svc, "GET", "/scim/v2/globex/Users", &other_tok, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&svc, "GET", "/scim/v2/globex/Users", &second, None)
+            .await
+            .0,
+        StatusCode::OK
+    );
 }
 
 #[actix_web::test]
@@ -119,50 +188,114 @@ async fn okta_assign_create_read_and_conflict() {
     let (e, tid, tok) = setup().await;
     let svc = service!(e);
     // "Test connector configuration".
-    let (s, list, _) = call(&svc, "GET", "/scim/v2/acme/Users?startIndex=1&count=2", &tok, None).await;
+    let (s, list, _) = call(
+        &svc,
+        "GET",
+        "/scim/v2/acme/Users?startIndex=1&count=2",
+        &tok,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["totalResults"], 0);
-    assert_eq!(list["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+    assert_eq!(
+        list["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
     // Assign: the create check, then POST.
     let check = "/scim/v2/acme/Users?filter=userName%20eq%20%22jane.doe%40acme.example%22&startIndex=1&count=100";
     let (s, list, _) = call(&svc, "GET", check, &tok, None).await;
-    assert_eq!((s, list["totalResults"].clone(), list["Resources"].clone()), (StatusCode::OK, json!(0), json!([])));
-    let (s, u, resp) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user(JANE, "Jane", "Doe"))).await;
+    assert_eq!(
+        (s, list["totalResults"].clone(), list["Resources"].clone()),
+        (StatusCode::OK, json!(0), json!([]))
+    );
+    let (s, u, resp) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Users",
+        &tok,
+        Some(okta_user(JANE, "Jane", "Doe")),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let id = u["id"].as_str().unwrap().to_string();
     assert_eq!(u["userName"], JANE);
     assert_eq!(u["active"], true);
     assert!(u.get("password").is_none(), "password never returned");
     assert_eq!(u["meta"]["resourceType"], "User");
-    assert_eq!(u["meta"]["location"], format!("https://sso.example.test/scim/v2/acme/Users/{id}"));
+    assert_eq!(
+        u["meta"]["location"],
+        format!("https://sso.example.test/scim/v2/acme/Users/{id}")
+    );
     assert_eq!(u["meta"]["version"], "W/\"1\"");
     assert_eq!(resp.headers().get("etag").unwrap(), "W/\"1\"");
-    assert_eq!(resp.headers().get("location").unwrap().to_str().unwrap(), u["meta"]["location"].as_str().unwrap());
+    assert_eq!(
+        resp.headers().get("location").unwrap().to_str().unwrap(),
+        u["meta"]["location"].as_str().unwrap()
+    );
     // The password is not stored either.
-    let stored = e.db.scim_get(sso_gateway::store::Kind::User, tid, &id).await.unwrap().unwrap();
+    let stored =
+        e.db.scim_get(sso_gateway::store::Kind::User, tid, &id)
+            .await
+            .unwrap()
+            .unwrap();
     assert!(!stored.resource.to_string().contains("s3cret"));
     // The Federation ID is set at provisioning (from userName).
     let user = e.db.user_by_user_name(tid, JANE).await.unwrap().unwrap();
     assert_eq!(user.federation_id, JANE);
     // Found by the filter, case-insensitively.
-    let (_, list, _) = call(&svc, "GET", &check.replace("jane.doe", "JANE.DOE"), &tok, None).await;
+    let (_, list, _) = call(
+        &svc,
+        "GET",
+        &check.replace("jane.doe", "JANE.DOE"),
+        &tok,
+        None,
+    )
+    .await;
     assert_eq!(list["totalResults"], 1);
     assert_eq!(list["Resources"][0]["id"], id.as_str());
     // A case variant of an existing userName: 409 uniqueness.
-    let (s, err, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user("Jane.Doe@ACME.example", "J", "D"))).await;
+    let (s, err, _) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Users",
+        &tok,
+        Some(okta_user("Jane.Doe@ACME.example", "J", "D")),
+    )
+    .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(err["scimType"], "uniqueness");
     assert_eq!(err["status"], "409");
     // Read.
-    let (s, got, _) = call(&svc, "GET", &format!("/scim/v2/acme/Users/{id}"), &tok, None).await;
+    let (s, got, _) = call(
+        &svc,
+        "GET",
+        &format!("/scim/v2/acme/Users/{id}"),
+        &tok,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(got["name"]["givenName"], "Jane");
     assert_eq!(got["groups"], json!([]));
     let (s, err, _) = call(&svc, "GET", "/scim/v2/acme/Users/nope", &tok, None).await;
-    assert_eq!((s, err["status"].clone()), (StatusCode::NOT_FOUND, json!("404")));
+    assert_eq!(
+        (s, err["status"].clone()),
+        (StatusCode::NOT_FOUND, json!("404"))
+    );
     // Empty or malformed bodies are 400 with a readable detail.
-    let (s, err, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(json!({"name": {}}))).await;
-    assert_eq!((s, err["scimType"].clone()), (StatusCode::BAD_REQUEST, json!("invalidValue")));
+    let (s, err, _) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Users",
+        &tok,
+        Some(json!({"name": {}})),
+    )
+    .await;
+    assert_eq!(
+        (s, err["scimType"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalidValue"))
+    );
 }
 
 #[actix_web::test]
@@ -170,35 +303,75 @@ async fn okta_import_pages() {
     let (e, _tid, tok) = setup().await;
     let svc = service!(e);
     for i in 0..7 {
-        let (s, _, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user(&format!("user{i}@acme.example"), "U", &i.to_string()))).await;
+        let (s, _, _) = call(
+            &svc,
+            "POST",
+            "/scim/v2/acme/Users",
+            &tok,
+            Some(okta_user(
+                &format!("user{i}@acme.example"),
+                "U",
+                &i.to_string(),
+            )),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED);
     }
     let mut seen = Vec::new();
     let mut start = 1;
     loop {
-        let (_, page, _) = call(&svc, "GET", &format!("/scim/v2/acme/Users?startIndex={start}&count=3"), &tok, None).await;
+        let (_, page, _) = call(
+            &svc,
+            "GET",
+            &format!("/scim/v2/acme/Users?startIndex={start}&count=3"),
+            &tok,
+            None,
+        )
+        .await;
         assert_eq!(page["totalResults"], 7);
         assert!(page["itemsPerPage"].is_number() && page["startIndex"] == start);
         let items = page["Resources"].as_array().unwrap();
         if items.is_empty() {
             break;
         }
-        seen.extend(items.iter().map(|u| u["userName"].as_str().unwrap().to_string()));
+        seen.extend(
+            items
+                .iter()
+                .map(|u| u["userName"].as_str().unwrap().to_string()),
+        );
         start += 3;
     }
     assert_eq!(seen.len(), 7, "every user once, in a stable order");
     seen.dedup();
     assert_eq!(seen.len(), 7);
-    let (_, page, _) = call(&svc, "GET", "/scim/v2/acme/Users?startIndex=1&count=2&attributes=userName", &tok, None).await;
+    let (_, page, _) = call(
+        &svc,
+        "GET",
+        "/scim/v2/acme/Users?startIndex=1&count=2&attributes=userName",
+        &tok,
+        None,
+    )
+    .await;
     let first = &page["Resources"][0];
-    assert!(first.get("id").is_some() && first.get("userName").is_some() && first.get("emails").is_none());
+    assert!(
+        first.get("id").is_some()
+            && first.get("userName").is_some()
+            && first.get("emails").is_none()
+    );
 }
 
 #[actix_web::test]
 async fn profile_update_moves_the_federation_id_and_deactivation_both_ways() {
     let (e, tid, tok) = setup().await;
     let svc = service!(e);
-    let (_, u, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user("old.name@acme.example", "Jane", "Doe"))).await;
+    let (_, u, _) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Users",
+        &tok,
+        Some(okta_user("old.name@acme.example", "Jane", "Doe")),
+    )
+    .await;
     let id = u["id"].as_str().unwrap().to_string();
     let url = format!("/scim/v2/acme/Users/{id}");
     // OIN profile update: GET then PUT the whole object with a new userName.
@@ -211,9 +384,18 @@ async fn profile_update_moves_the_federation_id_and_deactivation_both_ways() {
     assert_eq!(updated["id"], id.as_str(), "id is stable");
     assert_eq!(resp.headers().get("etag").unwrap(), "W/\"2\"");
     let user = e.db.user_by_user_name(tid, JANE).await.unwrap().unwrap();
-    assert_eq!(user.federation_id, JANE, "the Federation ID follows the rename");
+    assert_eq!(
+        user.federation_id, JANE,
+        "the Federation ID follows the rename"
+    );
     let audit = e.db.audit_entries(tid, 10).await.unwrap();
-    assert!(audit.iter().any(|a| a.1 == "user.federation_id" && a.3 == format!("old.name@acme.example -> {JANE}")), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.1 == "user.federation_id"
+                && a.3 == format!("old.name@acme.example -> {JANE}")),
+        "{audit:?}"
+    );
     // If-Match with a stale version: 412, nothing changes.
     let r = test::call_service(
         &svc,
@@ -230,10 +412,21 @@ async fn profile_update_moves_the_federation_id_and_deactivation_both_ways() {
     // Sign in through SAML as this user, then deactivate with Okta's path-less PATCH.
     sqlx_license(&e, user.id).await;
     let session = saml_login(&svc).await.expect("login works while active");
-    let (s, after, _) = call(&svc, "PATCH", &url, &tok, Some(json!({"schemas":[PATCHOP],"Operations":[{"op":"replace","value":{"active":false}}]}))).await;
+    let (s, after, _) = call(
+        &svc,
+        "PATCH",
+        &url,
+        &tok,
+        Some(json!({"schemas":[PATCHOP],"Operations":[{"op":"replace","value":{"active":false}}]})),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{after}");
     assert_eq!(after["active"], false);
-    assert_eq!(session_status(&svc, &session).await, StatusCode::UNAUTHORIZED, "deactivation ends live sessions");
+    assert_eq!(
+        session_status(&svc, &session).await,
+        StatusCode::UNAUTHORIZED,
+        "deactivation ends live sessions"
+    );
     assert!(saml_login(&svc).await.is_none(), "and refuses SSO");
     // Still readable and filterable while deactivated.
     let (s, got, _) = call(&svc, "GET", &url, &tok, None).await;
@@ -241,11 +434,17 @@ async fn profile_update_moves_the_federation_id_and_deactivation_both_ways() {
     // Reactivate (Entra style, a string boolean and a path), then login works again.
     let (s, _, _) = call(&svc, "PATCH", &url, &tok, Some(json!({"schemas":[PATCHOP],"Operations":[{"op":"Replace","path":"active","value":"True"}]}))).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(saml_login(&svc).await.is_some(), "reactivation restores login");
+    assert!(
+        saml_login(&svc).await.is_some(),
+        "reactivation restores login"
+    );
     // AIW style: a full PUT with active=false also deactivates.
     let (_, mut full, _) = call(&svc, "GET", &url, &tok, None).await;
     full["active"] = json!(false);
-    assert_eq!(call(&svc, "PUT", &url, &tok, Some(full)).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&svc, "PUT", &url, &tok, Some(full)).await.0,
+        StatusCode::OK
+    );
     assert!(saml_login(&svc).await.is_none());
 }
 
@@ -262,7 +461,11 @@ where
 {
     use base64::Engine as _;
     use sso_gateway::saml::{MintOptions, SigningKey, SigningLayout, mint_response};
-    let key = SigningKey::from_pem(&crate::common::fixture("keys/idp.key"), &crate::common::fixture("keys/idp.crt")).unwrap();
+    let key = SigningKey::from_pem(
+        &crate::common::fixture("keys/idp.key"),
+        &crate::common::fixture("keys/idp.crt"),
+    )
+    .unwrap();
     let mut o = MintOptions::new(
         "http://www.okta.com/exk1fxtr9ZQ8bW3aK5d7",
         "https://sso.example.test/saml/acme/metadata",
@@ -277,15 +480,33 @@ where
     o.layout = SigningLayout::Assertion;
     let xml = mint_response(&o, &key, key.default_algorithm()).unwrap();
     let body = base64::engine::general_purpose::STANDARD.encode(xml);
-    let r = test::call_service(svc, test::TestRequest::post().uri("/saml/acme/acs").set_form([("SAMLResponse", body)]).to_request()).await;
-    r.response().cookies().find(|c| c.name() == "sso_session").map(|c| c.into_owned())
+    let r = test::call_service(
+        svc,
+        test::TestRequest::post()
+            .uri("/saml/acme/acs")
+            .set_form([("SAMLResponse", body)])
+            .to_request(),
+    )
+    .await;
+    r.response()
+        .cookies()
+        .find(|c| c.name() == "sso_session")
+        .map(|c| c.into_owned())
 }
 
 async fn session_status<S>(svc: &S, c: &actix_web::cookie::Cookie<'static>) -> StatusCode
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
-    test::call_service(svc, test::TestRequest::get().uri("/api/session").cookie(c.clone()).to_request()).await.status()
+    test::call_service(
+        svc,
+        test::TestRequest::get()
+            .uri("/api/session")
+            .cookie(c.clone())
+            .to_request(),
+    )
+    .await
+    .status()
 }
 
 #[actix_web::test]
@@ -294,7 +515,14 @@ async fn okta_group_push_with_renames_and_filtered_removes() {
     let svc = service!(e);
     let mut ids = Vec::new();
     for n in ["a", "b", "c"] {
-        let (_, u, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user(&format!("{n}@acme.example"), n, n))).await;
+        let (_, u, _) = call(
+            &svc,
+            "POST",
+            "/scim/v2/acme/Users",
+            &tok,
+            Some(okta_user(&format!("{n}@acme.example"), n, n)),
+        )
+        .await;
         ids.push(u["id"].as_str().unwrap().to_string());
     }
     let (s, g, _) = call(&svc, "POST", "/scim/v2/acme/Groups", &tok, Some(json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}))).await;
@@ -303,7 +531,12 @@ async fn okta_group_push_with_renames_and_filtered_removes() {
     let url = format!("/scim/v2/acme/Groups/{gid}");
     // Add a and b (idempotent: a twice).
     let add = |v: &[&String]| json!({"schemas":[PATCHOP],"Operations":[{"op":"add","path":"members","value": v.iter().map(|i| json!({"value": i})).collect::<Vec<_>>()}]});
-    assert_eq!(call(&svc, "PATCH", &url, &tok, Some(add(&[&ids[0], &ids[1]]))).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&svc, "PATCH", &url, &tok, Some(add(&[&ids[0], &ids[1]])))
+            .await
+            .0,
+        StatusCode::OK
+    );
     let (_, g, _) = call(&svc, "PATCH", &url, &tok, Some(add(&[&ids[0]]))).await;
     assert_eq!(g["members"].as_array().unwrap().len(), 2);
     // Okta's membership update: rename (path-less replace with id+displayName), a filtered
@@ -316,56 +549,115 @@ async fn okta_group_push_with_renames_and_filtered_removes() {
     let (s, g, _) = call(&svc, "PATCH", &url, &tok, Some(body)).await;
     assert_eq!(s, StatusCode::OK, "{g}");
     assert_eq!(g["displayName"], "Sales EMEA");
-    let members: Vec<&str> = g["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    let members: Vec<&str> = g["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
     assert_eq!(members, vec![ids[1].as_str(), ids[2].as_str()]);
     // The user sees its groups.
-    let (_, u, _) = call(&svc, "GET", &format!("/scim/v2/acme/Users/{}", ids[2]), &tok, None).await;
+    let (_, u, _) = call(
+        &svc,
+        "GET",
+        &format!("/scim/v2/acme/Users/{}", ids[2]),
+        &tok,
+        None,
+    )
+    .await;
     assert_eq!(u["groups"][0]["display"], "Sales EMEA");
     // A full membership push.
     let body = json!({"schemas":[PATCHOP],"Operations":[{"op":"replace","path":"members","value":[{"value": ids[0]}]}]});
     let (_, g, _) = call(&svc, "PATCH", &url, &tok, Some(body)).await;
     assert_eq!(g["members"], json!([{"value": ids[0]}]));
     // Filter groups by name, case-insensitively.
-    let (_, list, _) = call(&svc, "GET", "/scim/v2/acme/Groups?filter=displayName%20eq%20%22sales%20emea%22", &tok, None).await;
+    let (_, list, _) = call(
+        &svc,
+        "GET",
+        "/scim/v2/acme/Groups?filter=displayName%20eq%20%22sales%20emea%22",
+        &tok,
+        None,
+    )
+    .await;
     assert_eq!(list["totalResults"], 1);
     // An operation we cannot apply is an error, never ignored.
-    let body = json!({"schemas":[PATCHOP],"Operations":[{"op":"replace","path":"nonsense","value":1}]});
-    assert_eq!(call(&svc, "PATCH", &url, &tok, Some(body)).await.0, StatusCode::BAD_REQUEST);
+    let body =
+        json!({"schemas":[PATCHOP],"Operations":[{"op":"replace","path":"nonsense","value":1}]});
+    assert_eq!(
+        call(&svc, "PATCH", &url, &tok, Some(body)).await.0,
+        StatusCode::BAD_REQUEST
+    );
     // A member that is not a user of this organization is refused.
     let body = json!({"schemas":[PATCHOP],"Operations":[{"op":"add","path":"members","value":[{"value":"not-a-user"}]}]});
-    assert_eq!(call(&svc, "PATCH", &url, &tok, Some(body)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        call(&svc, "PATCH", &url, &tok, Some(body)).await.0,
+        StatusCode::BAD_REQUEST
+    );
     // Unlink: delete.
-    assert_eq!(call(&svc, "DELETE", &url, &tok, None).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(call(&svc, "GET", &url, &tok, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&svc, "DELETE", &url, &tok, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&svc, "GET", &url, &tok, None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[actix_web::test]
 async fn filters_are_evaluated_or_refused() {
     let (e, _tid, tok) = setup().await;
     let svc = service!(e);
-    for (u, dept) in [("ann@acme.example", "Sales"), ("ben@acme.example", "Support"), ("cat@other.example", "Sales")] {
+    for (u, dept) in [
+        ("ann@acme.example", "Sales"),
+        ("ben@acme.example", "Support"),
+        ("cat@other.example", "Sales"),
+    ] {
         let mut body = okta_user(u, "x", "y");
-        body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({"department": dept});
+        body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+            json!({"department": dept});
         call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(body)).await;
     }
     let q = |f: &str| format!("/scim/v2/acme/Users?filter={}", urlencoding::encode(f));
     for (f, n) in [
         ("userName sw \"a\"", 1),
         ("emails[type eq \"work\" and value ew \"@acme.example\"]", 2),
-        ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\"", 2),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\"",
+            2,
+        ),
         ("not (userName co \"ben\") and active eq true", 2),
-        ("userName eq \"ann@acme.example\" or userName eq \"ben@acme.example\"", 2),
+        (
+            "userName eq \"ann@acme.example\" or userName eq \"ben@acme.example\"",
+            2,
+        ),
         ("externalId pr", 3),
     ] {
         let (s, list, _) = call(&svc, "GET", &q(f), &tok, None).await;
         assert_eq!(s, StatusCode::OK, "{f}: {list}");
         assert_eq!(list["totalResults"], n, "{f}");
     }
-    for bad in ["userName eq", "foo eq \"x\"", "userName xx \"a\"", "(userName eq \"a\""] {
+    for bad in [
+        "userName eq",
+        "foo eq \"x\"",
+        "userName xx \"a\"",
+        "(userName eq \"a\"",
+    ] {
         let (s, err, _) = call(&svc, "GET", &q(bad), &tok, None).await;
-        assert_eq!((s, err["scimType"].clone()), (StatusCode::BAD_REQUEST, json!("invalidFilter")), "{bad}");
+        assert_eq!(
+            (s, err["scimType"].clone()),
+            (StatusCode::BAD_REQUEST, json!("invalidFilter")),
+            "{bad}"
+        );
     }
-    let (_, list, _) = call(&svc, "GET", "/scim/v2/acme/Users?sortBy=userName&sortOrder=descending", &tok, None).await;
+    let (_, list, _) = call(
+        &svc,
+        "GET",
+        "/scim/v2/acme/Users?sortBy=userName&sortOrder=descending",
+        &tok,
+        None,
+    )
+    .await;
     assert_eq!(list["Resources"][0]["userName"], "cat@other.example");
 }
 
@@ -375,17 +667,33 @@ async fn concurrent_group_patches_lose_no_member() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut e = env().await;
-    e.db = Db::connect(&format!("sqlite://{}/c.db", dir.display())).await.unwrap();
+    e.db = Db::connect(&format!("sqlite://{}/c.db", dir.display()))
+        .await
+        .unwrap();
     e.state.db = e.db.clone();
     let tid = add_tenant(&e.db, "acme", "idp-metadata.xml", true).await;
     let tok = token(&e.db, tid).await;
     let svc = service!(e);
     let mut ids = Vec::new();
     for i in 0..20 {
-        let (_, u, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user(&format!("m{i}@acme.example"), "m", "m"))).await;
+        let (_, u, _) = call(
+            &svc,
+            "POST",
+            "/scim/v2/acme/Users",
+            &tok,
+            Some(okta_user(&format!("m{i}@acme.example"), "m", "m")),
+        )
+        .await;
         ids.push(u["id"].as_str().unwrap().to_string());
     }
-    let (_, g, _) = call(&svc, "POST", "/scim/v2/acme/Groups", &tok, Some(json!({"displayName":"All","members":[]}))).await;
+    let (_, g, _) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Groups",
+        &tok,
+        Some(json!({"displayName":"All","members":[]})),
+    )
+    .await;
     let url = format!("/scim/v2/acme/Groups/{}", g["id"].as_str().unwrap());
     let futures: Vec<_> = ids
         .iter()
@@ -421,7 +729,11 @@ async fn futures_join_all<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> 
                 }
             }
         }
-        if all { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
     })
     .await;
     out.extend(results.into_iter().map(|r| r.unwrap()));
@@ -433,9 +745,24 @@ async fn discovery_rate_limit_and_delete() {
     let (mut e, _tid, tok) = setup().await;
     e.state.scim_limiter = sso_gateway::web::scim::rate_limiter(1, 2);
     let svc = service!(e);
-    let (s, spc, _) = call(&svc, "GET", "/scim/v2/acme/ServiceProviderConfig", &tok, None).await;
+    let (s, spc, _) = call(
+        &svc,
+        "GET",
+        "/scim/v2/acme/ServiceProviderConfig",
+        &tok,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    for k in ["patch", "bulk", "filter", "changePassword", "sort", "etag", "authenticationSchemes"] {
+    for k in [
+        "patch",
+        "bulk",
+        "filter",
+        "changePassword",
+        "sort",
+        "etag",
+        "authenticationSchemes",
+    ] {
         assert!(spc.get(k).is_some(), "{k}");
     }
     assert_eq!(spc["bulk"]["supported"], false);
@@ -454,9 +781,27 @@ async fn discovery_is_read_only_and_users_can_be_deleted() {
     let (s, schemas, _) = call(&svc, "GET", "/scim/v2/acme/Schemas", &tok, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(schemas["totalResults"], 3);
-    assert_eq!(call(&svc, "POST", "/scim/v2/acme/Schemas", &tok, Some(json!({}))).await.0, StatusCode::METHOD_NOT_ALLOWED);
-    let (_, u, _) = call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(okta_user(JANE, "J", "D"))).await;
+    assert_eq!(
+        call(&svc, "POST", "/scim/v2/acme/Schemas", &tok, Some(json!({})))
+            .await
+            .0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let (_, u, _) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Users",
+        &tok,
+        Some(okta_user(JANE, "J", "D")),
+    )
+    .await;
     let url = format!("/scim/v2/acme/Users/{}", u["id"].as_str().unwrap());
-    assert_eq!(call(&svc, "DELETE", &url, &tok, None).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(call(&svc, "GET", &url, &tok, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&svc, "DELETE", &url, &tok, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&svc, "GET", &url, &tok, None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
