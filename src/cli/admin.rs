@@ -77,6 +77,10 @@ enum TenantCmd {
         /// Absolute URL prefixes users may be sent to after login (repeatable).
         #[arg(long = "allowed-return-url")]
         allowed_return_urls: Vec<String>,
+        /// The provisioned (SCIM) attribute the Federation ID follows, e.g. `externalId`
+        /// or `emails.value` (default userName).
+        #[arg(long, default_value = "userName")]
+        federation_attribute: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -99,6 +103,19 @@ enum UserCmd {
         licenses: Vec<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Set a user's Federation ID by hand and pin it, so provisioning no longer changes it
+    /// (or --unpin to let it follow the provisioned attribute again).
+    SetFederationId {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user_name: String,
+        /// The Federation ID (the value the IdP sends as NameID or attribute).
+        #[arg(long, required_unless_present = "unpin")]
+        federation_id: Option<String>,
+        #[arg(long, conflicts_with = "federation_id")]
+        unpin: bool,
     },
 }
 
@@ -128,12 +145,13 @@ pub fn run(args: Args) -> ExitCode {
                 name,
                 email_domains,
                 allowed_return_urls,
+                federation_attribute,
                 json,
             }) => {
-                create_tenant(
+                let code = create_tenant(
                     &db,
                     &args.public_url,
-                    slug,
+                    slug.clone(),
                     idp_metadata,
                     allow_idp_initiated,
                     name,
@@ -141,7 +159,22 @@ pub fn run(args: Args) -> ExitCode {
                     allowed_return_urls,
                     json,
                 )
-                .await
+                .await;
+                if code == ExitCode::SUCCESS && federation_attribute != "userName" {
+                    match db.tenant_by_slug(&slug).await {
+                        Ok(Some(t)) => {
+                            if let Err(e) = db
+                                .set_federation_attribute(t.id, &federation_attribute)
+                                .await
+                            {
+                                return fail(e);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => return fail(e),
+                    }
+                }
+                code
             }
             Command::ScimToken(ScimTokenCmd::Create {
                 tenant,
@@ -150,6 +183,15 @@ pub fn run(args: Args) -> ExitCode {
             }) => scim_token_create(&db, &args.public_url, tenant, label, json).await,
             Command::ScimToken(ScimTokenCmd::Revoke { tenant, id }) => {
                 scim_token_revoke(&db, tenant, id).await
+            }
+            Command::User(UserCmd::SetFederationId {
+                tenant,
+                user_name,
+                federation_id,
+                unpin,
+            }) => {
+                let fid = if unpin { None } else { federation_id };
+                set_federation_id(&db, tenant, user_name, fid).await
             }
             Command::User(UserCmd::Create {
                 tenant,
@@ -321,6 +363,40 @@ async fn scim_token_revoke(db: &Db, tenant: String, id: i64) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(false) => fail(format!("no live token {id} in '{}'", t.slug)),
+        Err(e) => fail(e),
+    }
+}
+
+async fn set_federation_id(
+    db: &Db,
+    tenant: String,
+    user_name: String,
+    fid: Option<String>,
+) -> ExitCode {
+    let t = match db.tenant_by_slug(&tenant).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return fail(format!("no tenant '{tenant}'")),
+        Err(e) => return fail(e),
+    };
+    match db
+        .pin_federation_id(
+            t.id,
+            &user_name,
+            fid.as_deref(),
+            "admin-cli",
+            SystemClock.now(),
+        )
+        .await
+    {
+        Ok(()) => {
+            match fid {
+                Some(f) => println!("Federation ID of {user_name} set to {f} and pinned"),
+                None => {
+                    println!("Federation ID of {user_name} unpinned: it follows provisioning again")
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(e),
     }
 }

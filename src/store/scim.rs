@@ -129,7 +129,9 @@ impl Db {
             return Ok(None);
         }
         let id: i64 = row.try_get("id")?;
-        sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2")
+        // Record use at most once a minute: a write (and fsync) per request would cost
+        // more than the lookup itself.
+        sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - 60)")
             .bind(ts(now))
             .bind(id)
             .execute(self.pool())
@@ -378,6 +380,69 @@ impl Db {
         }
         tx.commit().await?;
         Ok(Ok(row_to_resource(&updated)?))
+    }
+
+    /// Set a user's Federation ID by hand and pin it (it no longer follows the SCIM
+    /// attribute), or unpin it (`federation_id` None: it follows again from the next change).
+    pub async fn pin_federation_id(
+        &self,
+        tenant_id: i64,
+        user_name: &str,
+        federation_id: Option<&str>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query("SELECT id, scim_id, federation_id FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)")
+            .bind(tenant_id)
+            .bind(user_name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user '{user_name}'")))?;
+        let id: i64 = row.try_get("id")?;
+        let scim_id: Option<String> = row.try_get("scim_id")?;
+        let old: String = row.try_get("federation_id")?;
+        let (new, pinned, action) = match federation_id {
+            Some(f) => (f.trim().to_string(), true, "user.federation_id.pin"),
+            None => (old.clone(), false, "user.federation_id.unpin"),
+        };
+        if new.is_empty() {
+            return Err(StoreError::Other(
+                "the Federation ID may not be empty".into(),
+            ));
+        }
+        sqlx::query("UPDATE users SET federation_id = $1, federation_pinned = $2, updated_at = $3 WHERE id = $4")
+            .bind(&new)
+            .bind(pinned)
+            .bind(ts(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            tenant_id,
+            actor,
+            action,
+            scim_id.as_deref().or(Some(user_name)),
+            &format!("{old} -> {new}"),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_federation_attribute(
+        &self,
+        tenant_id: i64,
+        attribute: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET federation_attribute = $1 WHERE id = $2")
+            .bind(attribute)
+            .bind(tenant_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     pub async fn scim_delete(

@@ -805,3 +805,58 @@ async fn discovery_is_read_only_and_users_can_be_deleted() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[actix_web::test]
+async fn a_pinned_federation_id_does_not_follow_renames() {
+    let (e, tid, tok) = setup().await;
+    let svc = service!(e);
+    let (_, u, _) = call(
+        &svc,
+        "POST",
+        "/scim/v2/acme/Users",
+        &tok,
+        Some(okta_user(JANE, "Jane", "Doe")),
+    )
+    .await;
+    let url = format!("/scim/v2/acme/Users/{}", u["id"].as_str().unwrap());
+    e.db.pin_federation_id(tid, JANE, Some("JD-0042"), "test", time(NOW))
+        .await
+        .unwrap();
+    let body = json!({"schemas":[PATCHOP],"Operations":[{"op":"replace","path":"userName","value":"jane.smith@acme.example"}]});
+    let (s, after, _) = call(&svc, "PATCH", &url, &tok, Some(body)).await;
+    assert_eq!(
+        (s, after["userName"].clone()),
+        (StatusCode::OK, json!("jane.smith@acme.example"))
+    );
+    let user =
+        e.db.user_by_user_name(tid, "jane.smith@acme.example")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(user.federation_id, "JD-0042", "pinned by an admin");
+    let audit = e.db.audit_entries(tid, 10).await.unwrap();
+    assert!(
+        audit.iter().any(|a| a.1 == "user.federation_id.pin"),
+        "{audit:?}"
+    );
+}
+
+#[actix_web::test]
+async fn federation_id_can_follow_another_attribute() {
+    let (e, tid, tok) = setup().await;
+    e.db.set_federation_attribute(tid, "externalId")
+        .await
+        .unwrap();
+    let svc = service!(e);
+    let mut body = okta_user(JANE, "Jane", "Doe");
+    body["externalId"] = json!("00uJANE");
+    call(&svc, "POST", "/scim/v2/acme/Users", &tok, Some(body)).await;
+    assert_eq!(
+        e.db.user_by_user_name(tid, JANE)
+            .await
+            .unwrap()
+            .unwrap()
+            .federation_id,
+        "00uJANE"
+    );
+}
