@@ -31,6 +31,7 @@ mod structure;
 pub mod trust;
 mod validate;
 pub mod xml;
+mod xml_text;
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod pages;
 pub mod saml;
 pub mod scim;
+pub mod scim_discovery;
 pub mod scim_engine;
 
 use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders, web};

@@ -10,6 +10,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::scim_discovery as discovery;
 use super::scim_engine as engine;
 use crate::app::AppState;
 use crate::directory::Tenant;
@@ -47,12 +48,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/Groups/{id}", web::delete().to(delete_group))
             .route(
                 "/ServiceProviderConfig",
-                web::get().to(service_provider_config),
+                web::get().to(discovery::service_provider_config),
             )
-            .route("/ResourceTypes", web::get().to(resource_types))
-            .route("/ResourceTypes/{name}", web::get().to(resource_type))
-            .route("/Schemas", web::get().to(schemas))
-            .route("/Schemas/{id}", web::get().to(schema))
+            .route("/ResourceTypes", web::get().to(discovery::resource_types))
+            .route(
+                "/ResourceTypes/{name}",
+                web::get().to(discovery::resource_type),
+            )
+            .route("/Schemas", web::get().to(discovery::schemas))
+            .route("/Schemas/{id}", web::get().to(discovery::schema))
             .route("/ServiceProviderConfig", web::to(method_not_allowed))
             .route("/ResourceTypes", web::to(method_not_allowed))
             .route("/Schemas", web::to(method_not_allowed))
@@ -60,7 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
+pub(super) fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, SCIM_JSON))
         .body(body.to_string())
@@ -110,7 +114,7 @@ async fn method_not_allowed() -> HttpResponse {
 }
 
 /// Authenticate the bearer token for the tenant in the path, and apply the rate limit.
-async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Tenant, ScimError> {
+pub(super) async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Tenant, ScimError> {
     let unauthorized = || {
         ScimError::new(
             401,
@@ -163,7 +167,7 @@ async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Tenant, ScimEr
     Ok(tenant)
 }
 
-fn base_url(state: &AppState, tenant: &Tenant) -> String {
+pub(super) fn base_url(state: &AppState, tenant: &Tenant) -> String {
     format!("{}/scim/v2/{}", state.public_url, tenant.slug)
 }
 
@@ -341,7 +345,7 @@ async fn list(
     ))
 }
 
-fn into_response(r: Result<HttpResponse, ScimError>) -> HttpResponse {
+pub(super) fn into_response(r: Result<HttpResponse, ScimError>) -> HttpResponse {
     r.unwrap_or_else(|e| error(&e))
 }
 
@@ -722,77 +726,6 @@ async fn patch_group(
                 Ok(r)
             })
             .await
-        }
-        .await,
-    )
-}
-
-async fn service_provider_config(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    into_response(
-        async {
-            let tenant = authorize(&state, &req).await?;
-            Ok(scim_json(
-                StatusCode::OK,
-                &crate::scim::discovery::service_provider_config(&base_url(&state, &tenant)),
-            ))
-        }
-        .await,
-    )
-}
-
-async fn resource_types(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    into_response(
-        async {
-            let tenant = authorize(&state, &req).await?;
-            let types = crate::scim::discovery::resource_types(&base_url(&state, &tenant));
-            Ok(scim_json(
-                StatusCode::OK,
-                &list_response(types.len() as i64, 1, types),
-            ))
-        }
-        .await,
-    )
-}
-
-async fn resource_type(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    into_response(
-        async {
-            let tenant = authorize(&state, &req).await?;
-            let name = req.match_info().get("name").unwrap_or_default();
-            crate::scim::discovery::resource_types(&base_url(&state, &tenant))
-                .into_iter()
-                .find(|t| t.get("id").and_then(Value::as_str) == Some(name))
-                .map(|t| scim_json(StatusCode::OK, &t))
-                .ok_or_else(|| ScimError::not_found(format!("no resource type {name}")))
-        }
-        .await,
-    )
-}
-
-async fn schemas(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    into_response(
-        async {
-            let tenant = authorize(&state, &req).await?;
-            let s = crate::scim::discovery::schemas(&base_url(&state, &tenant));
-            Ok(scim_json(
-                StatusCode::OK,
-                &list_response(s.len() as i64, 1, s),
-            ))
-        }
-        .await,
-    )
-}
-
-async fn schema(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    into_response(
-        async {
-            let tenant = authorize(&state, &req).await?;
-            let id = req.match_info().get("id").unwrap_or_default();
-            crate::scim::discovery::schemas(&base_url(&state, &tenant))
-                .into_iter()
-                .find(|s| s.get("id").and_then(Value::as_str) == Some(id))
-                .map(|s| scim_json(StatusCode::OK, &s))
-                .ok_or_else(|| ScimError::not_found(format!("no schema {id}")))
         }
         .await,
     )

@@ -1,0 +1,166 @@
+//! XML 1.0 character, name and reference rules used by the hardened parser:
+//! NCName checks, line-end and attribute-value normalisation, references.
+
+use super::error::SamlError;
+
+fn malformed(msg: impl Into<String>) -> SamlError {
+    SamlError::XmlMalformed(msg.into())
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_alphabetic() || c == '_' || (c as u32) > 0x7F && !c.is_whitespace()
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || c.is_ascii_digit()
+        || c == '-'
+        || c == '.'
+        || c == '\u{B7}'
+        || c.is_numeric()
+}
+
+fn check_ncname(s: &str) -> Result<(), SamlError> {
+    // Fast path: ASCII names.
+    if let Some(&first) = s.as_bytes().first()
+        && (first.is_ascii_alphabetic() || first == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        return Ok(());
+    }
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if is_name_start(c) => {}
+        _ => return Err(malformed(format!("invalid name '{s}'"))),
+    }
+    if chars.all(is_name_char) {
+        Ok(())
+    } else {
+        Err(malformed(format!("invalid name '{s}'")))
+    }
+}
+
+/// Split `p:local` into its parts, checking both are NCNames.
+pub(super) fn split_qname(q: &str) -> Result<(Option<String>, String), SamlError> {
+    match q.split_once(':') {
+        Some((p, l)) => {
+            check_ncname(p)?;
+            check_ncname(l).map_err(|_| {
+                SamlError::NamespaceInvalid(format!("invalid qualified name '{q}'"))
+            })?;
+            Ok((Some(p.to_string()), l.to_string()))
+        }
+        None => {
+            check_ncname(q)?;
+            Ok((None, q.to_string()))
+        }
+    }
+}
+
+/// XML 1.0 §2.11 line-end normalisation.
+pub(super) fn normalise_eol(s: &str) -> String {
+    if !s.contains('\r') {
+        return s.to_string();
+    }
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+pub(super) fn check_chars(s: &str) -> Result<(), SamlError> {
+    // Fast path: printable ASCII and the three allowed controls.
+    if s.bytes()
+        .all(|b| (0x20..0x7F).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+    {
+        return Ok(());
+    }
+    match s.chars().find(|&c| !is_xml_char(c)) {
+        Some(c) => Err(malformed(format!(
+            "character U+{:04X} is not allowed in XML",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Resolve the name of a reference (`amp`, `#x20`, ...) to its character.
+pub(super) fn resolve_reference(name: &str) -> Result<char, SamlError> {
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let code = if let Some(hex) = name.strip_prefix("#x") {
+                if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(malformed(format!("bad character reference &{name};")));
+                }
+                u32::from_str_radix(hex, 16).ok()
+            } else if let Some(dec) = name.strip_prefix('#') {
+                if dec.is_empty() || !dec.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(malformed(format!("bad character reference &{name};")));
+                }
+                dec.parse::<u32>().ok()
+            } else {
+                return Err(SamlError::EntityForbidden(name.chars().take(64).collect()));
+            };
+            let c = code
+                .and_then(char::from_u32)
+                .ok_or_else(|| malformed(format!("bad character reference &{name};")))?;
+            if !is_xml_char(c) {
+                return Err(malformed(format!(
+                    "character reference &{name}; is not an XML character"
+                )));
+            }
+            c
+        }
+    };
+    Ok(c)
+}
+
+/// XML 1.0 §3.3.3 attribute-value normalisation for CDATA attributes (all attributes
+/// are CDATA without a DTD): line ends normalised, literal whitespace to spaces,
+/// then references resolved (a character reference keeps its character).
+pub(super) fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
+    if raw.contains('<') {
+        return Err(malformed("'<' in attribute value"));
+    }
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
+        check_chars(raw)?;
+        return Ok(raw.to_string());
+    }
+    let eol = normalise_eol(raw);
+    let mut out = String::with_capacity(eol.len());
+    let mut rest = eol.as_str();
+    while let Some(pos) = rest.find('&') {
+        let (before, after) = rest.split_at(pos);
+        push_ws_normalised(&mut out, before);
+        let after = after.get(1..).unwrap_or("");
+        let end = after
+            .find(';')
+            .ok_or_else(|| malformed("unterminated reference in attribute"))?;
+        let name = after.get(..end).unwrap_or("");
+        out.push(resolve_reference(name)?);
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    push_ws_normalised(&mut out, rest);
+    check_chars(&out)?;
+    Ok(out)
+}
+
+fn push_ws_normalised(out: &mut String, s: &str) {
+    for c in s.chars() {
+        out.push(if matches!(c, '\t' | '\n' | '\r') {
+            ' '
+        } else {
+            c
+        });
+    }
+}
