@@ -120,6 +120,19 @@ async fn serve(args: Args) -> Result<(), String> {
         ),
     };
     let is_demo = state.demo.is_some();
+    // Housekeeping: purge expired requests, replay entries and sessions every 10 minutes.
+    let (purge_db, purge_clock) = (state.db.clone(), state.clock.clone());
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match purge_db.purge_expired(purge_clock.now()).await {
+                Ok(n) if n > 0 => eprintln!("level=info msg=\"purged expired rows\" rows={n}"),
+                Ok(_) => {}
+                Err(e) => eprintln!("level=error msg=\"purge failed\" error=\"{e}\""),
+            }
+        }
+    });
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

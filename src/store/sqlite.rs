@@ -87,6 +87,26 @@ impl Db {
         Ok(Db { pool })
     }
 
+    /// Delete what has expired: outstanding requests, replay entries, one-time token ids,
+    /// and sessions ended more than a day ago. Safe to run at any time, from any worker.
+    pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let t = ts(now);
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM authn_requests WHERE expires_at <= $1",
+            "DELETE FROM used_assertions WHERE expires_at <= $1",
+            "DELETE FROM used_app_tokens WHERE expires_at <= $1",
+            "DELETE FROM sessions WHERE absolute_expiry_at <= $1 - 86400 OR revoked_at <= $1 - 86400",
+        ] {
+            n += sqlx::query(sql)
+                .bind(t)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }

@@ -766,3 +766,39 @@ async fn idle_sessions_end_and_app_launch_without_a_session_starts_sso() {
     .await;
     assert_eq!(location(&r), "/?return_to=/apps/work");
 }
+
+#[actix_web::test]
+async fn housekeeping_purges_only_what_expired() {
+    let e = env().await;
+    let tid = add_tenant(&e.db, "acme", "idp-metadata.xml", true).await;
+    e.db.create_user(tid, JANE, "", &["X2".into()], time(NOW))
+        .await
+        .unwrap();
+    let svc = service!(e);
+    let r = post_acs(
+        &svc,
+        "acme",
+        "responses/unsolicited-assertion-signed.xml",
+        None,
+        &[],
+    )
+    .await;
+    let session = set_cookie(&r, "sso_session").unwrap();
+    let (relay, _) = outstanding(&e.db, tid, "/").await;
+    assert_eq!(
+        e.db.purge_expired(time(NOW)).await.unwrap(),
+        0,
+        "nothing has expired yet"
+    );
+    // An hour later the request and the replay entry have expired; the session has not.
+    let later = time(NOW) + chrono::Duration::hours(1);
+    assert_eq!(e.db.purge_expired(later).await.unwrap(), 2);
+    assert!(
+        e.db.take_authn_request(&token_hash(&relay), time(NOW))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    e.clock.set(later - chrono::Duration::minutes(40));
+    assert_eq!(api_session(&svc, &session).await.0, StatusCode::OK);
+}
