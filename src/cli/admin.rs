@@ -33,6 +33,20 @@ enum Command {
     /// Manage SCIM bearer tokens (Okta: Provisioning > API Integration).
     #[command(subcommand)]
     ScimToken(ScimTokenCmd),
+    /// Create a Configuration Manager operator (sees every tenant). The password is read
+    /// from SSO_GATEWAY_ADMIN_PASSWORD, else from the first line of stdin.
+    CreateOperator {
+        #[arg(long)]
+        email: String,
+    },
+    /// Create a Configuration Manager admin of one tenant. The password is read from
+    /// SSO_GATEWAY_ADMIN_PASSWORD, else from the first line of stdin.
+    CreateTenantAdmin {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +152,12 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => return fail(e),
         };
         match args.command {
+            Command::CreateOperator { email } => {
+                super::admin_accounts::create(&db, None, &email).await
+            }
+            Command::CreateTenantAdmin { tenant, email } => {
+                super::admin_accounts::create(&db, Some(&tenant), &email).await
+            }
             Command::Tenant(TenantCmd::Create {
                 slug,
                 idp_metadata,

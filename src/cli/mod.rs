@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
 pub mod admin;
+mod admin_accounts;
 mod mint_response;
 pub mod serve;
 mod verify_response;

@@ -1,5 +1,6 @@
 //! Turning a verified assertion into an app session, and app tokens.
 
+pub mod password;
 pub mod token;
 
 use chrono::{DateTime, Utc};

@@ -1,9 +1,11 @@
 //! Storage adapters. SQLite (embedded, WAL) is the default; PostgreSQL follows in the
 //! multi-instance issue behind the same methods.
 
+mod admin;
 mod scim;
 mod sqlite;
 
+pub use admin::{AdminAccount, AdminRole, AdminSession, TenantSummary};
 pub use scim::{BindValue, Kind, ResourceRow, UserColumns};
 pub use sqlite::{Db, NewTenant, SessionRow, StoreError, new_scim_id};
 

@@ -97,6 +97,7 @@ impl Db {
             "DELETE FROM used_assertions WHERE expires_at <= $1",
             "DELETE FROM used_app_tokens WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE absolute_expiry_at <= $1 - 86400 OR revoked_at <= $1 - 86400",
+            "DELETE FROM admin_sessions WHERE expires_at <= $1",
         ] {
             n += sqlx::query(sql)
                 .bind(t)

@@ -3,6 +3,7 @@
 // Handlers short-circuit with a ready HttpResponse as the error branch, on purpose.
 #![allow(clippy::result_large_err)]
 
+pub mod admin;
 pub mod apps;
 pub mod demo;
 pub mod pages;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .route("/saml/{tenant}/slo", web::get().to(saml::slo_redirect))
         .route("/saml/{tenant}/slo", web::post().to(saml::slo_post));
     scim::configure(cfg);
+    admin::configure(cfg);
     if demo {
         demo::configure(cfg);
     }

@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod admin;
 mod api;
 mod c14n;
 mod cli;
