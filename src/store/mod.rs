@@ -6,7 +6,7 @@ mod scim;
 mod sqlite;
 
 pub use admin::{AdminAccount, AdminRole, AdminSession, TenantSummary};
-pub use scim::{BindValue, Kind, ResourceRow, UserColumns};
+pub use scim::{BindValue, Kind, ResourceRow, ScimTokenInfo, UserColumns};
 pub use sqlite::{Db, NewTenant, SessionRow, StoreError, new_scim_id};
 
 /// SHA-256 of a secret token, hex: tokens are stored only hashed.

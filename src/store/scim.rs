@@ -30,6 +30,17 @@ pub struct ResourceRow {
     pub updated_at: i64,
 }
 
+/// A SCIM token as the console lists it (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScimTokenInfo {
+    pub id: i64,
+    pub label: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
 /// The indexed columns of a user, derived from its resource by the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserColumns {
@@ -109,6 +120,65 @@ impl Db {
             .fetch_one(self.pool())
             .await?
             .try_get("id")?)
+    }
+
+    /// Record the non-secret prefix shown in the console's token list.
+    pub async fn set_scim_token_prefix(
+        &self,
+        token_id: i64,
+        prefix: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE scim_tokens SET prefix = $1 WHERE id = $2")
+            .bind(prefix)
+            .bind(token_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The tokens of a tenant, newest first.
+    pub async fn scim_tokens(&self, tenant_id: i64) -> Result<Vec<ScimTokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, label, prefix, created_at, last_used_at, revoked_at FROM scim_tokens WHERE tenant_id = $1 ORDER BY id DESC",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScimTokenInfo {
+                    id: r.try_get("id")?,
+                    label: r.try_get("label")?,
+                    prefix: r.try_get("prefix")?,
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Db)
+    }
+
+    /// Append an audit entry outside any other transaction (admin actions).
+    pub async fn record_audit(
+        &self,
+        tenant_id: Option<i64>,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_log (tenant_id, actor, action, target, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(tenant_id)
+            .bind(actor)
+            .bind(action)
+            .bind(target)
+            .bind(detail)
+            .bind(ts(now))
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     /// The tenant of a live token, by its hash (the hash is compared again in constant time).

@@ -742,5 +742,7 @@ pub async fn issue_token(
     let id = db
         .add_scim_token(tenant_id, &token_hash(&raw), label, now)
         .await?;
+    db.set_scim_token_prefix(id, raw.get(..12).unwrap_or_default())
+        .await?;
     Ok((id, raw))
 }

@@ -15,9 +15,9 @@ use sso_gateway::store::{AdminRole, Db};
 use crate::common::{NOW, time};
 use crate::web::{add_tenant, env};
 
-const OPERATOR: &str = "ops@gateway.example";
-const ACME_ADMIN: &str = "it@acme.example";
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const OPERATOR: &str = "ops@gateway.example";
+pub(crate) const ACME_ADMIN: &str = "it@acme.example";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 macro_rules! service {
     ($env:expr) => {
@@ -31,7 +31,7 @@ macro_rules! service {
     };
 }
 
-async fn add_admin(db: &Db, email: &str, role: AdminRole, tenant_id: Option<i64>) {
+pub(crate) async fn add_admin(db: &Db, email: &str, role: AdminRole, tenant_id: Option<i64>) {
     let hash = hash_password(PASSWORD).unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     db.create_admin(email, &hash, role, tenant_id, time(NOW))
@@ -39,32 +39,32 @@ async fn add_admin(db: &Db, email: &str, role: AdminRole, tenant_id: Option<i64>
         .unwrap();
 }
 
-fn set_cookie(r: &ServiceResponse, name: &str) -> Option<Cookie<'static>> {
+pub(crate) fn set_cookie(r: &ServiceResponse, name: &str) -> Option<Cookie<'static>> {
     r.response()
         .cookies()
         .find(|c| c.name() == name)
         .map(|c| c.into_owned())
 }
 
-fn location(r: &ServiceResponse) -> String {
+pub(crate) fn location(r: &ServiceResponse) -> String {
     r.headers()
         .get("location")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
 }
 
-async fn body_text(r: ServiceResponse) -> String {
+pub(crate) async fn body_text(r: ServiceResponse) -> String {
     String::from_utf8(test::read_body(r).await.to_vec()).unwrap()
 }
 
 /// The value of the hidden `csrf` field of a page.
-fn csrf_field(html: &str) -> String {
+pub(crate) fn csrf_field(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
     html[at..].split('"').next().unwrap().to_string()
 }
 
 /// GET the login form: the pre-session cookie and the form's token (they are equal).
-async fn login_form<S>(svc: &S) -> (Cookie<'static>, String)
+pub(crate) async fn login_form<S>(svc: &S) -> (Cookie<'static>, String)
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
@@ -81,7 +81,7 @@ where
 }
 
 /// Fill in and post the login form, with any extra cookies.
-async fn login<S>(
+pub(crate) async fn login<S>(
     svc: &S,
     email: &str,
     password: &str,
@@ -107,7 +107,7 @@ where
 }
 
 /// Log in successfully; the session cookie as a browser would send it back.
-async fn session<S>(svc: &S, email: &str) -> Cookie<'static>
+pub(crate) async fn session<S>(svc: &S, email: &str) -> Cookie<'static>
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
@@ -120,7 +120,7 @@ where
     )
 }
 
-async fn get<S>(svc: &S, uri: &str, cookie: Option<&Cookie<'static>>) -> ServiceResponse
+pub(crate) async fn get<S>(svc: &S, uri: &str, cookie: Option<&Cookie<'static>>) -> ServiceResponse
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
@@ -131,7 +131,7 @@ where
     test::call_service(svc, req.to_request()).await
 }
 
-async fn json_of(r: ServiceResponse) -> Value {
+pub(crate) async fn json_of(r: ServiceResponse) -> Value {
     serde_json::from_slice(&test::read_body(r).await).unwrap()
 }
 

@@ -1,0 +1,491 @@
+//! Console tools per tenant: the assertion lab (the `verify-response --explain` engine on
+//! a pasted SAMLResponse) and SCIM token management. HTML and JSON, same role rules.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::DateTime;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::auth::{check_csrf, parse_form};
+use super::{api_error, not_found, require, require_api, role_label, visible_tenant};
+use crate::app::AppState;
+use crate::directory::{self, Tenant};
+use crate::saml::{self, Check, InMemoryReplayCache, Trace, VerifyContext};
+use crate::store::AdminSession;
+use crate::web::pages::{html, redirect, store_failure};
+
+/// Largest SAMLResponse the lab accepts (the ACS limit, base64-inflated).
+const LAB_MAX_INPUT: usize = 400 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/tenants/{slug}/lab", web::get().to(lab_form))
+        .route("/admin/tenants/{slug}/lab", web::post().to(lab_run))
+        .route("/admin/api/tenants/{slug}/lab", web::post().to(api_lab))
+        .route(
+            "/admin/tenants/{slug}/scim-tokens",
+            web::get().to(tokens_page),
+        )
+        .route(
+            "/admin/tenants/{slug}/scim-tokens",
+            web::post().to(token_create),
+        )
+        .route(
+            "/admin/tenants/{slug}/scim-tokens/{id}/revoke",
+            web::post().to(token_revoke),
+        )
+        .route(
+            "/admin/api/tenants/{slug}/scim-tokens",
+            web::get().to(api_tokens),
+        )
+        .route(
+            "/admin/api/tenants/{slug}/scim-tokens",
+            web::post().to(api_token_create),
+        )
+        .route(
+            "/admin/api/tenants/{slug}/scim-tokens/{id}/revoke",
+            web::post().to(api_token_revoke),
+        );
+}
+
+// ---- the assertion lab ------------------------------------------------------------------------
+
+/// The verdict of the lab.
+#[derive(Debug, Serialize)]
+pub struct LabResult {
+    pub valid: bool,
+    pub error: String,
+    pub message: String,
+    pub federation: String,
+    pub name_id: String,
+    pub attributes: Value,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_lab.html")]
+struct LabPage<'a> {
+    email: &'a str,
+    role: &'a str,
+    csrf: &'a str,
+    slug: &'a str,
+    input: &'a str,
+    result: Option<LabResult>,
+}
+
+/// The InResponseTo values a response carries (read from the unverified message only to
+/// simulate its outstanding request; every value shown is still read from verified bytes).
+fn claimed_request_ids(input: &[u8]) -> Vec<String> {
+    let Ok(bytes) = saml::decode_input(input, LAB_MAX_INPUT) else {
+        return vec![];
+    };
+    let Ok(doc) = saml::xml::parse(&bytes, &saml::Limits::default()) else {
+        return vec![];
+    };
+    doc.descendants(doc.root())
+        .into_iter()
+        .filter_map(|n| {
+            doc.element(n)
+                .and_then(|e| e.attr("InResponseTo"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// Run a pasted response through the same engine as the ACS, then resolve its Federation ID.
+pub async fn run_lab(state: &AppState, tenant: &Tenant, input: &str) -> LabResult {
+    let mut trace = Trace::new();
+    let trust = match tenant.idp_trust() {
+        Ok(t) => t,
+        Err(e) => {
+            return LabResult {
+                valid: false,
+                error: e.code().into(),
+                message: format!("this organization's IdP trust is unusable: {e}"),
+                federation: String::new(),
+                name_id: String::new(),
+                attributes: Value::Null,
+                checks: vec![],
+            };
+        }
+    };
+    let sp = tenant.sp_settings(&state.public_url);
+    let ids = claimed_request_ids(input.as_bytes());
+    let mut cache = InMemoryReplayCache::new();
+    let mut ctx = VerifyContext {
+        now: state.now(),
+        request_ids: &ids,
+        replay_cache: &mut cache,
+    };
+    let result =
+        saml::verify_response_traced(input.trim().as_bytes(), &sp, &trust, &mut ctx, &mut trace);
+    let checks = trace.checks().to_vec();
+    match result {
+        Ok(a) => {
+            let federation = match tenant.federation_source.federation_id(&a) {
+                None => "no Federation ID where this organization looks for it".to_string(),
+                Some(fid) => match state.db.user_by_federation_id(tenant.id, fid).await {
+                    Ok(user) => match directory::admit(tenant, fid, user.as_ref()) {
+                        Ok(()) => format!(
+                            "{fid}: matches an active, licensed user; the login would succeed"
+                        ),
+                        Err(r) => format!("{fid}: {} ({r:?})", r.code()),
+                    },
+                    Err(e) => format!("{fid}: lookup failed ({e})"),
+                },
+            };
+            LabResult {
+                valid: true,
+                error: String::new(),
+                message: format!("signed by {} and valid now", a.issuer()),
+                federation,
+                name_id: a.name_id().to_string(),
+                attributes: serde_json::to_value(a.attributes()).unwrap_or(Value::Null),
+                checks,
+            }
+        }
+        Err(e) => LabResult {
+            valid: false,
+            error: e.code().into(),
+            message: e.to_string(),
+            federation: String::new(),
+            name_id: String::new(),
+            attributes: Value::Null,
+            checks,
+        },
+    }
+}
+
+async fn tenant_for_page(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+) -> Result<(AdminSession, Tenant), HttpResponse> {
+    let s = require(state, req).await?;
+    match visible_tenant(state, &s, slug).await {
+        Ok(Some(t)) => Ok((s, t)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(store_failure(&e)),
+    }
+}
+
+async fn tenant_for_api(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+) -> Result<(AdminSession, Tenant), HttpResponse> {
+    let s = require_api(state, req).await?;
+    match visible_tenant(state, &s, slug).await {
+        Ok(Some(t)) => Ok((s, t)),
+        Ok(None) => Err(api_error(StatusCode::NOT_FOUND, "not_found")),
+        Err(_) => Err(api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")),
+    }
+}
+
+async fn lab_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    html(
+        StatusCode::OK,
+        &LabPage {
+            email: &s.admin.email,
+            role: role_label(s.admin.role),
+            csrf: &s.csrf_token,
+            slug: &t.slug,
+            input: "",
+            result: None,
+        },
+    )
+}
+
+async fn lab_run(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let form = parse_form(&body);
+    if let Err(r) = check_csrf(&state, &req, &s, &form) {
+        return r;
+    }
+    let input = form.get("saml_response").map(String::as_str).unwrap_or("");
+    let result = run_lab(&state, &t, input).await;
+    html(
+        StatusCode::OK,
+        &LabPage {
+            email: &s.admin.email,
+            role: role_label(s.admin.role),
+            csrf: &s.csrf_token,
+            slug: &t.slug,
+            input,
+            result: Some(result),
+        },
+    )
+}
+
+async fn api_lab(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (s, t) = match tenant_for_api(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_csrf(&state, &req, &s, &Default::default()) {
+        return r;
+    }
+    let input: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
+    };
+    let Some(resp) = input.get("saml_response").and_then(Value::as_str) else {
+        return api_error(StatusCode::BAD_REQUEST, "saml_response is required");
+    };
+    HttpResponse::Ok().json(run_lab(&state, &t, resp).await)
+}
+
+// ---- SCIM tokens ------------------------------------------------------------------------------
+
+struct TokenRow {
+    id: i64,
+    label: String,
+    prefix: String,
+    created: String,
+    last_used: String,
+    revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_scim_tokens.html")]
+struct TokensPage<'a> {
+    email: &'a str,
+    role: &'a str,
+    csrf: &'a str,
+    slug: &'a str,
+    base_url: String,
+    new_token: Option<String>,
+    tokens: Vec<TokenRow>,
+}
+
+fn when(t: Option<i64>) -> String {
+    t.and_then(|t| DateTime::from_timestamp(t, 0))
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+async fn render_tokens(
+    state: &AppState,
+    s: &AdminSession,
+    t: &Tenant,
+    new_token: Option<String>,
+) -> HttpResponse {
+    let tokens = match state.db.scim_tokens(t.id).await {
+        Ok(list) => list,
+        Err(e) => return store_failure(&e),
+    };
+    html(
+        if new_token.is_some() {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &TokensPage {
+            email: &s.admin.email,
+            role: role_label(s.admin.role),
+            csrf: &s.csrf_token,
+            slug: &t.slug,
+            base_url: format!("{}/scim/v2/{}", state.public_url, t.slug),
+            new_token,
+            tokens: tokens
+                .into_iter()
+                .map(|k| TokenRow {
+                    id: k.id,
+                    label: k.label,
+                    prefix: k.prefix,
+                    created: when(Some(k.created_at)),
+                    last_used: when(k.last_used_at),
+                    revoked: k.revoked_at.is_some(),
+                })
+                .collect(),
+        },
+    )
+}
+
+async fn tokens_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match tenant_for_page(&state, &req, &path).await {
+        Ok((s, t)) => render_tokens(&state, &s, &t, None).await,
+        Err(r) => r,
+    }
+}
+
+/// Create a token; returns (id, token), audited.
+async fn create_token(
+    state: &AppState,
+    s: &AdminSession,
+    t: &Tenant,
+    label: &str,
+) -> Result<(i64, String), crate::store::StoreError> {
+    let now = state.now();
+    let (id, token) = crate::web::scim::issue_token(&state.db, t.id, label.trim(), now).await?;
+    state
+        .db
+        .record_audit(
+            Some(t.id),
+            &s.admin.email,
+            "scim_token.create",
+            Some(&id.to_string()),
+            label.trim(),
+            now,
+        )
+        .await?;
+    Ok((id, token))
+}
+
+async fn revoke_token(
+    state: &AppState,
+    s: &AdminSession,
+    t: &Tenant,
+    id: i64,
+) -> Result<bool, crate::store::StoreError> {
+    let now = state.now();
+    let done = state.db.revoke_scim_token(t.id, id, now).await?;
+    if done {
+        state
+            .db
+            .record_audit(
+                Some(t.id),
+                &s.admin.email,
+                "scim_token.revoke",
+                Some(&id.to_string()),
+                "",
+                now,
+            )
+            .await?;
+    }
+    Ok(done)
+}
+
+async fn token_create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let form = parse_form(&body);
+    if let Err(r) = check_csrf(&state, &req, &s, &form) {
+        return r;
+    }
+    match create_token(
+        &state,
+        &s,
+        &t,
+        form.get("label").map(String::as_str).unwrap_or(""),
+    )
+    .await
+    {
+        Ok((_, token)) => render_tokens(&state, &s, &t, Some(token)).await,
+        Err(e) => store_failure(&e),
+    }
+}
+
+async fn token_revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, i64)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (slug, id) = path.into_inner();
+    let (s, t) = match tenant_for_page(&state, &req, &slug).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let form = parse_form(&body);
+    if let Err(r) = check_csrf(&state, &req, &s, &form) {
+        return r;
+    }
+    match revoke_token(&state, &s, &t, id).await {
+        Ok(_) => redirect(&format!("/admin/tenants/{}/scim-tokens", t.slug)),
+        Err(e) => store_failure(&e),
+    }
+}
+
+async fn api_tokens(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (_, t) = match tenant_for_api(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match state.db.scim_tokens(t.id).await {
+        Ok(list) => HttpResponse::Ok().json(json!({"scim_base_url": format!("{}/scim/v2/{}", state.public_url, t.slug), "tokens": list})),
+        Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    }
+}
+
+async fn api_token_create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (s, t) = match tenant_for_api(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_csrf(&state, &req, &s, &Default::default()) {
+        return r;
+    }
+    let label = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("label").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default();
+    match create_token(&state, &s, &t, &label).await {
+        Ok((id, token)) => HttpResponse::Created().json(json!({
+            "id": id, "token": token, "scim_base_url": format!("{}/scim/v2/{}", state.public_url, t.slug)
+        })),
+        Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    }
+}
+
+async fn api_token_revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, i64)>,
+) -> HttpResponse {
+    let (slug, id) = path.into_inner();
+    let (s, t) = match tenant_for_api(&state, &req, &slug).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_csrf(&state, &req, &s, &Default::default()) {
+        return r;
+    }
+    match revoke_token(&state, &s, &t, id).await {
+        Ok(true) => HttpResponse::NoContent().finish(),
+        Ok(false) => api_error(StatusCode::NOT_FOUND, "not_found"),
+        Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    }
+}
