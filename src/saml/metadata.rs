@@ -117,3 +117,87 @@ impl IdpMetadata {
         IdpTrust::new(self.entity_id.clone(), self.signing_certificates.clone())
     }
 }
+
+/// One certificate in a metadata validation report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CertificateReport {
+    pub subject: String,
+    pub sha256: String,
+    pub key: String,
+    pub signature_algorithm: String,
+    pub not_after: String,
+    pub days_left: i64,
+}
+
+/// What an admin sees after uploading IdP metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MetadataReport {
+    pub entity_id: String,
+    pub sso_url: Option<String>,
+    pub slo_url: Option<String>,
+    pub certificates: Vec<CertificateReport>,
+    pub warnings: Vec<String>,
+}
+
+impl IdpMetadata {
+    /// The validation report as of `now_unix` (expiring certificates, SHA-1, missing SSO URL).
+    pub fn report(&self, now_unix: i64) -> MetadataReport {
+        let mut warnings = Vec::new();
+        if self.sso_url.is_none() {
+            warnings.push("no SingleSignOnService (HTTP-Redirect or HTTP-POST): SP-initiated login cannot start".into());
+        }
+        let certificates = self
+            .signing_certificates
+            .iter()
+            .map(|c| {
+                let days_left = (c.not_after_unix() - now_unix).div_euclid(86_400);
+                if days_left < 0 {
+                    warnings.push(format!(
+                        "certificate {} expired {} days ago",
+                        short(c.fingerprint()),
+                        -days_left
+                    ));
+                } else if days_left < 30 {
+                    warnings.push(format!(
+                        "certificate {} expires in {days_left} days: add the next one now",
+                        short(c.fingerprint())
+                    ));
+                }
+                if c.signature_algorithm()
+                    .to_ascii_lowercase()
+                    .contains("sha1")
+                {
+                    warnings.push(format!(
+                        "certificate {} is signed with SHA-1",
+                        short(c.fingerprint())
+                    ));
+                }
+                CertificateReport {
+                    subject: c.subject().to_string(),
+                    sha256: c.fingerprint().to_string(),
+                    key: c.key_description().to_string(),
+                    signature_algorithm: c.signature_algorithm().to_string(),
+                    not_after: c.not_after().to_string(),
+                    days_left,
+                }
+            })
+            .collect();
+        if self.signing_certificates.len() > 1 {
+            warnings.push(format!(
+                "{} signing certificates are trusted (a rollover): retire the old one once the IdP signs with the new one",
+                self.signing_certificates.len()
+            ));
+        }
+        MetadataReport {
+            entity_id: self.entity_id.clone(),
+            sso_url: self.sso_url.clone(),
+            slo_url: self.slo_url.clone(),
+            certificates,
+            warnings,
+        }
+    }
+}
+
+fn short(fingerprint: &str) -> &str {
+    fingerprint.get(..11).unwrap_or(fingerprint)
+}

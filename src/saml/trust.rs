@@ -20,6 +20,9 @@ pub struct TrustedCertificate {
     fingerprint: String,
     subject: String,
     not_after: String,
+    not_after_unix: i64,
+    key_description: String,
+    signature_algorithm: String,
 }
 
 impl std::fmt::Debug for TrustedCertificate {
@@ -76,8 +79,35 @@ impl TrustedCertificate {
         let der = cert
             .to_der()
             .map_err(|e| SamlError::CertificateInvalid(e.to_string()))?;
+        // Expiry as a Unix time, computed against the epoch (no clock is read here).
+        let not_after_unix = openssl::asn1::Asn1Time::from_unix(0)
+            .and_then(|epoch| epoch.diff(cert.not_after()))
+            .map(|d| i64::from(d.days) * 86_400 + i64::from(d.secs))
+            .unwrap_or(0);
+        let key_description = match key.id() {
+            Id::EC => {
+                let curve = key
+                    .ec_key()
+                    .ok()
+                    .and_then(|k| k.group().curve_name())
+                    .and_then(|n| n.short_name().ok().map(str::to_string))
+                    .unwrap_or_else(|| "unknown curve".into());
+                format!("EC {curve}")
+            }
+            _ => format!("RSA {}", key.bits()),
+        };
+        let signature_algorithm = cert
+            .signature_algorithm()
+            .object()
+            .nid()
+            .long_name()
+            .unwrap_or("unknown")
+            .to_string();
         Ok(TrustedCertificate {
             key,
+            not_after_unix,
+            key_description,
+            signature_algorithm,
             der_base64: base64::engine::general_purpose::STANDARD.encode(der),
             fingerprint,
             subject,
@@ -125,6 +155,21 @@ impl TrustedCertificate {
 
     pub fn not_after(&self) -> &str {
         &self.not_after
+    }
+
+    /// Expiry as a Unix time.
+    pub fn not_after_unix(&self) -> i64 {
+        self.not_after_unix
+    }
+
+    /// "RSA 2048" or "EC prime256v1".
+    pub fn key_description(&self) -> &str {
+        &self.key_description
+    }
+
+    /// The algorithm the certificate itself is signed with (e.g. sha256WithRSAEncryption).
+    pub fn signature_algorithm(&self) -> &str {
+        &self.signature_algorithm
     }
 }
 

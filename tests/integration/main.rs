@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod admin_idp;
 mod admin_tools;
 mod api;
 mod c14n;

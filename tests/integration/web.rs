@@ -94,7 +94,7 @@ fn location(r: &ServiceResponse) -> String {
         .unwrap_or_default()
 }
 
-fn set_cookie(r: &ServiceResponse, name: &str) -> Option<Cookie<'static>> {
+pub(crate) fn set_cookie(r: &ServiceResponse, name: &str) -> Option<Cookie<'static>> {
     r.response()
         .cookies()
         .find(|c| c.name() == name)
@@ -106,8 +106,22 @@ async fn body_text(r: ServiceResponse) -> String {
 }
 
 /// Store an outstanding request whose ID the fixtures answer; returns (relay, cookie).
-async fn outstanding(db: &Db, tenant_id: i64, return_to: &str) -> (String, Cookie<'static>) {
-    let relay = "relay-token-for-tests-0123456789".to_string();
+pub(crate) async fn outstanding(
+    db: &Db,
+    tenant_id: i64,
+    return_to: &str,
+) -> (String, Cookie<'static>) {
+    outstanding_with(db, tenant_id, return_to, "relay-token-for-tests-0123456789").await
+}
+
+/// As `outstanding`, with a chosen RelayState token.
+pub(crate) async fn outstanding_with(
+    db: &Db,
+    tenant_id: i64,
+    return_to: &str,
+    relay: &str,
+) -> (String, Cookie<'static>) {
+    let relay = relay.to_string();
     let binding = "binding-secret-0123456789".to_string();
     let rh = token_hash(&relay);
     db.save_authn_request(
@@ -123,7 +137,7 @@ async fn outstanding(db: &Db, tenant_id: i64, return_to: &str) -> (String, Cooki
     (relay, Cookie::new(format!("sso_rb_{}", &rh[..16]), binding))
 }
 
-async fn post_acs<S>(
+pub(crate) async fn post_acs<S>(
     svc: &S,
     slug: &str,
     file: &str,

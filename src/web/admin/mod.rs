@@ -2,6 +2,7 @@
 //! the tenant dashboard and tenant pages, and their JSON equivalents. See ADR 0010.
 
 pub mod auth;
+pub mod idp;
 pub mod tools;
 
 use actix_web::http::{StatusCode, header};
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/api/tenants", web::get().to(api_tenants))
         .route("/admin/api/tenants/{slug}", web::get().to(api_tenant));
     tools::configure(cfg);
+    idp::configure(cfg);
 }
 
 #[derive(Template)]
