@@ -169,15 +169,9 @@ impl Db {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_log (tenant_id, actor, action, target, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(tenant_id)
-            .bind(actor)
-            .bind(action)
-            .bind(target)
-            .bind(detail)
-            .bind(ts(now))
-            .execute(self.pool())
-            .await?;
+        let mut tx = self.pool().begin().await?;
+        audit(&mut tx, tenant_id, actor, action, target, detail, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -325,7 +319,7 @@ impl Db {
         .await?;
         audit(
             &mut tx,
-            tenant_id,
+            Some(tenant_id),
             "scim",
             "user.create",
             Some(scim_id),
@@ -408,7 +402,7 @@ impl Db {
         if c.federation_id != old.federation_id {
             audit(
                 &mut tx,
-                tenant_id,
+                Some(tenant_id),
                 "scim",
                 "user.federation_id",
                 Some(scim_id),
@@ -428,7 +422,7 @@ impl Db {
             .rows_affected();
             audit(
                 &mut tx,
-                tenant_id,
+                Some(tenant_id),
                 "scim",
                 "user.deactivate",
                 Some(scim_id),
@@ -439,7 +433,7 @@ impl Db {
         } else if !old.active && c.active {
             audit(
                 &mut tx,
-                tenant_id,
+                Some(tenant_id),
                 "scim",
                 "user.reactivate",
                 Some(scim_id),
@@ -490,7 +484,7 @@ impl Db {
             .await?;
         audit(
             &mut tx,
-            tenant_id,
+            Some(tenant_id),
             actor,
             action,
             scim_id.as_deref().or(Some(user_name)),
@@ -539,7 +533,16 @@ impl Db {
             } else {
                 "group.delete"
             };
-            audit(&mut tx, tenant_id, "scim", what, Some(scim_id), "", now).await?;
+            audit(
+                &mut tx,
+                Some(tenant_id),
+                "scim",
+                what,
+                Some(scim_id),
+                "",
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(n == 1)
@@ -678,7 +681,7 @@ impl Db {
 
 async fn audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    tenant_id: i64,
+    tenant_id: Option<i64>,
     actor: &str,
     action: &str,
     target: Option<&str>,

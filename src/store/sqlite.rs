@@ -61,6 +61,17 @@ fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
+fn session_row(r: &SqliteRow) -> Result<SessionRow, sqlx::Error> {
+    Ok(SessionRow {
+        tenant_id: r.try_get("tenant_id")?,
+        user_id: r.try_get("user_id")?,
+        name_id: r.try_get("name_id")?,
+        session_index: r.try_get("session_index")?,
+        created_at: r.try_get("created_at")?,
+        absolute_expiry_at: r.try_get("absolute_expiry_at")?,
+    })
+}
+
 fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
@@ -625,18 +636,10 @@ impl Db {
         .bind(idle_seconds)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(SessionRow {
-                tenant_id: r.try_get("tenant_id")?,
-                user_id: r.try_get("user_id")?,
-                name_id: r.try_get("name_id")?,
-                session_index: r.try_get("session_index")?,
-                created_at: r.try_get("created_at")?,
-                absolute_expiry_at: r.try_get("absolute_expiry_at")?,
-            })
-        })
-        .transpose()
-        .map_err(StoreError::Db)
+        row.as_ref()
+            .map(session_row)
+            .transpose()
+            .map_err(StoreError::Db)
     }
 
     pub async fn revoke_session(
@@ -652,18 +655,10 @@ impl Db {
         .bind(ts(now))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(SessionRow {
-                tenant_id: r.try_get("tenant_id")?,
-                user_id: r.try_get("user_id")?,
-                name_id: r.try_get("name_id")?,
-                session_index: r.try_get("session_index")?,
-                created_at: r.try_get("created_at")?,
-                absolute_expiry_at: r.try_get("absolute_expiry_at")?,
-            })
-        })
-        .transpose()
-        .map_err(StoreError::Db)
+        row.as_ref()
+            .map(session_row)
+            .transpose()
+            .map_err(StoreError::Db)
     }
 
     /// End the sessions an IdP LogoutRequest names; returns how many ended.

@@ -7,7 +7,7 @@ use askama::Template;
 use serde_json::json;
 
 use super::auth::{check_csrf, parse_form};
-use super::{api_error, not_found, require, require_api, role_label, visible_tenant};
+use super::{api_error, role_label, tenant_for_api, tenant_for_page};
 use crate::app::AppState;
 use crate::directory::Tenant;
 use crate::saml::metadata::MetadataReport;
@@ -126,14 +126,9 @@ async fn idp_page(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let s = match require(&state, &req).await {
-        Ok(s) => s,
+    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let t = match visible_tenant(&state, &s, &path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return not_found(),
-        Err(e) => return store_failure(&e),
     };
     let report = current_report(&state, &t);
     html(
@@ -156,14 +151,9 @@ async fn idp_upload(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = match require(&state, &req).await {
-        Ok(s) => s,
+    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let t = match visible_tenant(&state, &s, &path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return not_found(),
-        Err(e) => return store_failure(&e),
     };
     let form = parse_form(&body);
     if let Err(r) = check_csrf(&state, &req, &s, &form) {
@@ -204,14 +194,9 @@ async fn api_idp_upload(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = match require_api(&state, &req).await {
-        Ok(s) => s,
+    let (s, t) = match tenant_for_api(&state, &req, &path).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let t = match visible_tenant(&state, &s, &path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return api_error(StatusCode::NOT_FOUND, "not_found"),
-        Err(_) => return api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     if let Err(r) = check_csrf(&state, &req, &s, &Default::default()) {
         return r;

@@ -148,6 +148,34 @@ async fn visible_tenant(
         .filter(|t| s.admin.may_see(t.id)))
 }
 
+/// The admin session and the tenant `slug`, if visible to it (else 404 / login).
+pub(super) async fn tenant_for_page(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+) -> Result<(AdminSession, Tenant), HttpResponse> {
+    let s = require(state, req).await?;
+    match visible_tenant(state, &s, slug).await {
+        Ok(Some(t)) => Ok((s, t)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(store_failure(&e)),
+    }
+}
+
+/// As `tenant_for_page`, answering in JSON.
+pub(super) async fn tenant_for_api(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+) -> Result<(AdminSession, Tenant), HttpResponse> {
+    let s = require_api(state, req).await?;
+    match visible_tenant(state, &s, slug).await {
+        Ok(Some(t)) => Ok((s, t)),
+        Ok(None) => Err(api_error(StatusCode::NOT_FOUND, "not_found")),
+        Err(_) => Err(api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")),
+    }
+}
+
 // ---- login and logout -----------------------------------------------------------------------
 
 async fn login_form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {

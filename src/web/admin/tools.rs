@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::auth::{check_csrf, parse_form};
-use super::{api_error, not_found, require, require_api, role_label, visible_tenant};
+use super::{api_error, role_label, tenant_for_api, tenant_for_page};
 use crate::app::AppState;
 use crate::directory::{self, Tenant};
 use crate::saml::{self, Check, InMemoryReplayCache, Trace, VerifyContext};
@@ -154,32 +154,6 @@ pub async fn run_lab(state: &AppState, tenant: &Tenant, input: &str) -> LabResul
             attributes: Value::Null,
             checks,
         },
-    }
-}
-
-async fn tenant_for_page(
-    state: &AppState,
-    req: &HttpRequest,
-    slug: &str,
-) -> Result<(AdminSession, Tenant), HttpResponse> {
-    let s = require(state, req).await?;
-    match visible_tenant(state, &s, slug).await {
-        Ok(Some(t)) => Ok((s, t)),
-        Ok(None) => Err(not_found()),
-        Err(e) => Err(store_failure(&e)),
-    }
-}
-
-async fn tenant_for_api(
-    state: &AppState,
-    req: &HttpRequest,
-    slug: &str,
-) -> Result<(AdminSession, Tenant), HttpResponse> {
-    let s = require_api(state, req).await?;
-    match visible_tenant(state, &s, slug).await {
-        Ok(Some(t)) => Ok((s, t)),
-        Ok(None) => Err(api_error(StatusCode::NOT_FOUND, "not_found")),
-        Err(_) => Err(api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")),
     }
 }
 
