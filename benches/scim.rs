@@ -137,6 +137,7 @@ fn main() {
                 demo: None,
                 app_urls: HashMap::new(),
                 scim_limiter: sso_gateway::web::scim::rate_limiter(1_000_000, 1_000_000),
+                allow_http_metadata: false,
             };
             let data = web::Data::new(state);
             let server = HttpServer::new(move || {

@@ -33,6 +33,9 @@ enum Command {
     /// Manage SCIM bearer tokens (Okta: Provisioning > API Integration).
     #[command(subcommand)]
     ScimToken(ScimTokenCmd),
+    /// A tenant's license inventory (how many of each license were bought).
+    #[command(subcommand)]
+    License(LicenseCmd),
     /// Create a Configuration Manager operator (sees every tenant). The password is read
     /// from SSO_GATEWAY_ADMIN_PASSWORD, else from the first line of stdin.
     CreateOperator {
@@ -46,6 +49,27 @@ enum Command {
         tenant: String,
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LicenseCmd {
+    /// Set how many of a license the tenant bought (never below what is assigned).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// License code (X2, X4, X6, X7, X8, CC-AGENT, CC-SUPERVISOR, RECORDING).
+        #[arg(long)]
+        license: String,
+        #[arg(long)]
+        quantity: i64,
+    },
+    /// Show the catalog with bought, assigned and available counts.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -112,7 +136,8 @@ enum UserCmd {
         /// Display name.
         #[arg(long, default_value = "")]
         name: String,
-        /// License code (X2, X4, X6, X7, X8), repeatable.
+        /// License code (X2, X4, X6, X7, X8, add-ons), repeatable; within the tenant's
+        /// inventory (`admin license set`).
         #[arg(long = "license", value_name = "CODE")]
         licenses: Vec<String>,
         #[arg(long)]
@@ -201,6 +226,14 @@ pub fn run(args: Args) -> ExitCode {
                 label,
                 json,
             }) => scim_token_create(&db, &args.public_url, tenant, label, json).await,
+            Command::License(LicenseCmd::Set {
+                tenant,
+                license,
+                quantity,
+            }) => super::admin_licenses::set(&db, &tenant, &license, quantity).await,
+            Command::License(LicenseCmd::List { tenant, json }) => {
+                super::admin_licenses::list(&db, &tenant, json).await
+            }
             Command::ScimToken(ScimTokenCmd::Revoke { tenant, id }) => {
                 scim_token_revoke(&db, tenant, id).await
             }
@@ -403,7 +436,7 @@ async fn set_federation_id(
             t.id,
             &user_name,
             fid.as_deref(),
-            "admin-cli",
+            &crate::store::Actor::cli(),
             SystemClock.now(),
         )
         .await

@@ -4,6 +4,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use crate::clock::{Clock, SystemClock};
+use crate::directory::valid_email;
 use crate::session::password;
 use crate::store::{AdminRole, Db};
 
@@ -27,13 +28,6 @@ fn read_password() -> Result<String, String> {
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
-fn valid_email(e: &str) -> bool {
-    e.len() <= 254
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@'))
 }
 
 /// Create an operator (`tenant` None) or a tenant admin.

@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod admin_accounts;
+mod admin_licenses;
 mod mint_response;
 pub mod serve;
 mod verify_response;

@@ -38,6 +38,10 @@ pub struct Args {
     /// Where an app is launched: APP=URL (repeatable), e.g. work=https://work.example/sso.
     #[arg(long = "app-url", value_name = "APP=URL")]
     app_urls: Vec<String>,
+    /// Allow IdP metadata URLs over plain http (local development and tests only: the
+    /// metadata decides which keys are trusted).
+    #[arg(long)]
+    insecure_http_metadata: bool,
 }
 
 /// Open the database, creating the folder of an embedded SQLite file.
@@ -118,8 +122,10 @@ async fn serve(args: Args) -> Result<(), String> {
             args.scim_rate,
             args.scim_rate.saturating_mul(2),
         ),
+        allow_http_metadata: args.insecure_http_metadata,
     };
     let is_demo = state.demo.is_some();
+    crate::web::admin::refresh::spawn(state.clone());
     // Housekeeping: purge expired requests, replay entries and sessions every 10 minutes.
     let (purge_db, purge_clock) = (state.db.clone(), state.clock.clone());
     actix_web::rt::spawn(async move {
@@ -154,6 +160,12 @@ async fn serve(args: Args) -> Result<(), String> {
         println!(
             "  IdP-initiated login: {public_url}/demo/idp  ·  SP metadata: {public_url}/saml/demo/metadata"
         );
+        println!(
+            "  Configuration Manager: {public_url}/admin as {} / {} (operator),",
+            crate::web::demo::DEMO_OPERATOR,
+            crate::web::demo::DEMO_OPERATOR_PASSWORD
+        );
+        println!("  or alice@example.com through the demo company's SSO (organization \"demo\").");
         println!();
     }
     server.run().await.map_err(|e| e.to_string())

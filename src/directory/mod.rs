@@ -1,6 +1,8 @@
 //! Tenants, users, licenses and the Federation ID rules. Plain data and pure rules;
 //! storage lives in `crate::store`.
 
+pub mod telephony;
+
 use crate::saml::{IdpTrust, SamlError, SpSettings, TrustedCertificate, VerifiedAssertion};
 
 /// How a tenant's users may sign in.
@@ -31,6 +33,46 @@ impl LoginMode {
 
     pub fn allows_sso(self) -> bool {
         self != LoginMode::PasswordOnly
+    }
+}
+
+/// Who may use single sign-on: everyone, or (staged rollout) a test list of user names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoRollout {
+    All,
+    Staged(Vec<String>),
+}
+
+impl SsoRollout {
+    /// From the stored mode and newline/space-separated list.
+    pub fn from_db(mode: &str, users: &str) -> Self {
+        if mode == "staged" {
+            SsoRollout::Staged(users.split_whitespace().map(str::to_string).collect())
+        } else {
+            SsoRollout::All
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        match self {
+            SsoRollout::All => "all",
+            SsoRollout::Staged(_) => "staged",
+        }
+    }
+
+    pub fn test_users(&self) -> &[String] {
+        match self {
+            SsoRollout::All => &[],
+            SsoRollout::Staged(u) => u,
+        }
+    }
+
+    /// Whether SSO is open to this user name (case-insensitive).
+    pub fn includes(&self, user_name: &str) -> bool {
+        match self {
+            SsoRollout::All => true,
+            SsoRollout::Staged(list) => list.iter().any(|u| u.eq_ignore_ascii_case(user_name)),
+        }
     }
 }
 
@@ -85,6 +127,10 @@ pub struct Tenant {
     pub allowed_return_urls: Vec<String>,
     /// IdP signing certificates (base64 DER), current first, then next.
     pub certificates: Vec<String>,
+    /// Staged rollout of single sign-on.
+    pub sso_rollout: SsoRollout,
+    /// Tenant admins may sign in to the console through this tenant's SSO.
+    pub admin_sso: bool,
 }
 
 impl Tenant {
@@ -185,6 +231,8 @@ pub enum Refusal {
     Unlicensed(String),
     /// The tenant signs in with passwords only.
     SsoDisabled,
+    /// Staged rollout: single sign-on is not yet open to this user.
+    NotInRollout(String),
 }
 
 impl Refusal {
@@ -195,8 +243,17 @@ impl Refusal {
             Refusal::Deactivated(_) => "user_deactivated",
             Refusal::Unlicensed(_) => "user_unlicensed",
             Refusal::SsoDisabled => "sso_disabled",
+            Refusal::NotInRollout(_) => "sso_not_rolled_out",
         }
     }
+}
+
+/// A plausible email address (admin accounts): `local@domain.tld`, no spaces.
+pub fn valid_email(e: &str) -> bool {
+    e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@'))
 }
 
 /// Decide whether this user may have a session (pure).
@@ -207,6 +264,9 @@ pub fn admit(tenant: &Tenant, federation_id: &str, user: Option<&User>) -> Resul
     let user = user.ok_or_else(|| Refusal::UnknownUser(federation_id.to_string()))?;
     if !user.active {
         return Err(Refusal::Deactivated(user.user_name.clone()));
+    }
+    if !tenant.sso_rollout.includes(&user.user_name) {
+        return Err(Refusal::NotInRollout(user.user_name.clone()));
     }
     if user.apps.is_empty() {
         return Err(Refusal::Unlicensed(user.user_name.clone()));
@@ -268,6 +328,8 @@ mod tests {
             email_domains: vec![],
             allowed_return_urls: vec!["https://work.8x8.example/app".into()],
             certificates: vec![],
+            sso_rollout: SsoRollout::All,
+            admin_sso: false,
         }
     }
 
@@ -330,5 +392,30 @@ mod tests {
         let mut t2 = t.clone();
         t2.login_mode = LoginMode::PasswordOnly;
         assert_eq!(admit(&t2, "a", None), Err(Refusal::SsoDisabled));
+    }
+
+    #[test]
+    fn staged_rollout_admits_only_the_test_list() {
+        let mut t = tenant();
+        t.sso_rollout = SsoRollout::from_db("staged", "Pilot@acme.example\nother@acme.example");
+        let mut u = User {
+            id: 1,
+            tenant_id: 1,
+            user_name: "pilot@acme.example".into(),
+            federation_id: "pilot@acme.example".into(),
+            display_name: String::new(),
+            email: String::new(),
+            active: true,
+            licenses: vec!["X2".into()],
+            apps: vec!["work".into()],
+        };
+        assert_eq!(admit(&t, "pilot@acme.example", Some(&u)), Ok(()));
+        u.user_name = "late@acme.example".into();
+        assert_eq!(
+            admit(&t, "late@acme.example", Some(&u)).unwrap_err().code(),
+            "sso_not_rolled_out"
+        );
+        t.sso_rollout = SsoRollout::from_db("all", "ignored");
+        assert_eq!(admit(&t, "late@acme.example", Some(&u)), Ok(()));
     }
 }

@@ -4,6 +4,7 @@
 //! only then does samael's typed metadata model deserialise them. Metadata without a
 //! signing key is refused: no metadata content can turn signature checks off.
 
+use chrono::{DateTime, Duration, Utc};
 use samael::metadata::{EntityDescriptor, EntityDescriptorType};
 
 use super::error::SamlError;
@@ -23,6 +24,10 @@ pub struct IdpMetadata {
     pub want_authn_requests_signed: bool,
     pub name_id_formats: Vec<String>,
     pub signing_certificates: Vec<TrustedCertificate>,
+    /// `validUntil` of the entity (or of the enclosing EntitiesDescriptor, the earlier).
+    pub valid_until: Option<DateTime<Utc>>,
+    /// `cacheDuration` (the shortest one given): how long a copy may be used unrefreshed.
+    pub cache_duration: Option<Duration>,
 }
 
 impl IdpMetadata {
@@ -38,6 +43,12 @@ impl IdpMetadata {
         let parsed: EntityDescriptorType = text
             .parse()
             .map_err(|e| SamlError::MetadataInvalid(format!("not SAML metadata: {e}")))?;
+        let (outer_until, outer_cache) = match &parsed {
+            EntityDescriptorType::EntitiesDescriptor(d) => {
+                (d.valid_until, d.cache_duration.clone())
+            }
+            EntityDescriptorType::EntityDescriptor(_) => (None, None),
+        };
         let idps: Vec<&EntityDescriptor> = parsed
             .iter()
             .filter(|e| {
@@ -102,6 +113,20 @@ impl IdpMetadata {
         if signing_certificates.is_empty() {
             return Err(SamlError::NoTrustedCertificate);
         }
+        let valid_until = match (entity.valid_until, outer_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut cache_duration = None;
+        for d in [entity.cache_duration.as_deref(), outer_cache.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            let v = parse_duration(d).ok_or_else(|| {
+                SamlError::MetadataInvalid(format!("cacheDuration '{d}' is not an xs:duration"))
+            })?;
+            cache_duration = Some(cache_duration.map_or(v, |c: Duration| c.min(v)));
+        }
         Ok(IdpMetadata {
             entity_id,
             sso_url: sso.0.or(sso.1),
@@ -109,7 +134,30 @@ impl IdpMetadata {
             want_authn_requests_signed: want_signed,
             name_id_formats,
             signing_certificates,
+            valid_until,
+            cache_duration,
         })
+    }
+
+    /// Metadata past its `validUntil` must not be used.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.valid_until.is_some_and(|v| v <= now)
+    }
+
+    /// When to fetch again: after `cacheDuration` (else `default`), within `[min, max]`,
+    /// and no later than halfway to `validUntil`.
+    pub fn refresh_after(
+        &self,
+        now: DateTime<Utc>,
+        default: Duration,
+        min: Duration,
+        max: Duration,
+    ) -> Duration {
+        let mut d = self.cache_duration.unwrap_or(default);
+        if let Some(v) = self.valid_until {
+            d = d.min((v - now) / 2);
+        }
+        d.max(min).min(max)
     }
 
     /// The trust this metadata establishes.
@@ -182,6 +230,16 @@ impl IdpMetadata {
                 }
             })
             .collect();
+        if let Some(v) = self.valid_until {
+            let days = (v.timestamp() - now_unix).div_euclid(86_400);
+            if days < 0 {
+                warnings.push(format!("this metadata expired (validUntil {v})"));
+            } else if days < 7 {
+                warnings.push(format!(
+                    "this metadata expires in {days} days (validUntil {v}): refresh it"
+                ));
+            }
+        }
         if self.signing_certificates.len() > 1 {
             warnings.push(format!(
                 "{} signing certificates are trusted (a rollover): retire the old one once the IdP signs with the new one",
@@ -198,6 +256,76 @@ impl IdpMetadata {
     }
 }
 
+/// An `xs:duration` such as `PT6H`, `P1D` or `P1DT2H30M10.5S` (no years or months:
+/// their length varies, and metadata does not use them).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let body = s.strip_prefix('P')?;
+    let (date, time) = match body.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (body, None),
+    };
+    if time.is_some_and(str::is_empty) || (date.is_empty() && time.is_none()) {
+        return None;
+    }
+    let mut secs = 0f64;
+    let mut any = false;
+    let mut take = |part: &str, units: &[(char, f64)]| -> Option<()> {
+        let mut num = String::new();
+        let mut idx = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                num.push(c);
+                continue;
+            }
+            let pos = units.iter().position(|(u, _)| *u == c)?;
+            if pos < idx || num.is_empty() {
+                return None;
+            }
+            idx = pos + 1;
+            let v: f64 = num.parse().ok()?;
+            secs += v * units.get(pos)?.1;
+            num.clear();
+            any = true;
+        }
+        num.is_empty().then_some(())
+    };
+    take(date, &[('D', 86_400.0)])?;
+    if let Some(t) = time {
+        take(t, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
+    }
+    if !any || !secs.is_finite() || secs > 1e12 {
+        return None;
+    }
+    let d = Duration::milliseconds((secs * 1000.0) as i64);
+    Some(if neg { -d } else { d })
+}
+
 fn short(fingerprint: &str) -> &str {
     fingerprint.get(..11).unwrap_or(fingerprint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xs_durations() {
+        assert_eq!(parse_duration("PT6H"), Some(Duration::hours(6)));
+        assert_eq!(parse_duration("P1D"), Some(Duration::days(1)));
+        assert_eq!(
+            parse_duration("P1DT2H30M10.5S"),
+            Some(Duration::milliseconds(95_410_500))
+        );
+        assert_eq!(parse_duration("PT90M"), Some(Duration::minutes(90)));
+        for bad in [
+            "", "P", "PT", "6H", "PTH", "PT6X", "P1Y", "PM6H", "PT6M6H", "PT1H2",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 }

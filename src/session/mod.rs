@@ -64,6 +64,7 @@ pub async fn login(
         now,
     )
     .await?;
+    db.touch_last_login(user.id, now).await?;
     Ok(LoginOutcome::Session {
         session_id,
         user,

@@ -75,7 +75,7 @@ pub struct TenantSummary {
     pub users: i64,
 }
 
-fn account(r: &SqliteRow) -> Result<AdminAccount, StoreError> {
+pub(crate) fn account(r: &SqliteRow) -> Result<AdminAccount, StoreError> {
     let role: String = r.try_get("role")?;
     Ok(AdminAccount {
         id: r.try_get("id")?,

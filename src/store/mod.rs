@@ -2,12 +2,24 @@
 //! multi-instance issue behind the same methods.
 
 mod admin;
+mod admin_access;
+mod audit;
+mod console;
+mod licenses;
 mod scim;
 mod sqlite;
+mod users;
 
 pub use admin::{AdminAccount, AdminRole, AdminSession, TenantSummary};
+pub use admin_access::{AdminInfo, ApiTokenInfo, NO_PASSWORD, TicketPurpose};
+pub use audit::{Actor, AuditEntry, AuditFilter, Change};
+pub use console::{CertificateRow, EventRow, IdpConfig, MetadataSource, TenantSettings};
+pub use licenses::{InventoryLine, LicenseError};
 pub use scim::{BindValue, Kind, ResourceRow, ScimTokenInfo, UserColumns};
-pub use sqlite::{Db, NewTenant, SessionRow, StoreError, new_scim_id};
+pub use sqlite::{
+    Db, NewTenant, NewUser, PendingRequest, RequestPurpose, SessionRow, StoreError, new_scim_id,
+};
+pub use users::{LiveSession, NumberError, NumberField, UserQuery, UserSource, UserSummary};
 
 /// SHA-256 of a secret token, hex: tokens are stored only hashed.
 pub fn token_hash(token: &str) -> String {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::audit::{self, Actor, Change};
 use super::sqlite::{Db, StoreError};
 
 /// A value bound into a dynamic WHERE clause (from the SCIM filter translation).
@@ -159,29 +160,14 @@ impl Db {
             .map_err(StoreError::Db)
     }
 
-    /// Append an audit entry outside any other transaction (admin actions).
-    pub async fn record_audit(
-        &self,
-        tenant_id: Option<i64>,
-        actor: &str,
-        action: &str,
-        target: Option<&str>,
-        detail: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        audit(&mut tx, tenant_id, actor, action, target, detail, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The tenant of a live token, by its hash (the hash is compared again in constant time).
+    /// The tenant and prefix of a live token, by its hash (the hash is compared again in
+    /// constant time).
     pub async fn tenant_of_scim_token(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT id, tenant_id, token_hash FROM scim_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT id, tenant_id, token_hash, prefix FROM scim_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;
@@ -200,7 +186,7 @@ impl Db {
             .bind(id)
             .execute(self.pool())
             .await?;
-        Ok(Some(row.try_get("tenant_id")?))
+        Ok(Some((row.try_get("tenant_id")?, row.try_get("prefix")?)))
     }
 
     pub async fn revoke_scim_token(
@@ -285,6 +271,7 @@ impl Db {
         scim_id: &str,
         resource: &serde_json::Value,
         c: &UserColumns,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ResourceRow, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -317,16 +304,13 @@ impl Db {
         .bind(ts(now))
         .fetch_one(&mut *tx)
         .await?;
-        audit(
-            &mut tx,
-            Some(tenant_id),
-            "scim",
-            "user.create",
-            Some(scim_id),
-            &format!("userName={} federationId={}", c.user_name, c.federation_id),
-            now,
-        )
-        .await?;
+        let change = Change::new("user.create", Some(scim_id))
+            .detail(format!(
+                "userName={} federationId={}",
+                c.user_name, c.federation_id
+            ))
+            .after(user_state(c));
+        audit::insert(&mut tx, Some(tenant_id), actor, &change, now).await?;
         tx.commit().await?;
         row_to_resource(&row)
     }
@@ -338,6 +322,7 @@ impl Db {
         &self,
         tenant_id: i64,
         scim_id: &str,
+        actor: &Actor,
         now: DateTime<Utc>,
         f: F,
     ) -> Result<Result<ResourceRow, E>, StoreError>
@@ -399,20 +384,9 @@ impl Db {
         .bind(current.pk)
         .fetch_one(&mut *tx)
         .await?;
-        if c.federation_id != old.federation_id {
-            audit(
-                &mut tx,
-                Some(tenant_id),
-                "scim",
-                "user.federation_id",
-                Some(scim_id),
-                &format!("{} -> {}", old.federation_id, c.federation_id),
-                now,
-            )
-            .await?;
-        }
+        let mut ended = 0;
         if old.active && !c.active {
-            let n = sqlx::query(
+            ended = sqlx::query(
                 "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
             )
             .bind(ts(now))
@@ -420,27 +394,9 @@ impl Db {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            audit(
-                &mut tx,
-                Some(tenant_id),
-                "scim",
-                "user.deactivate",
-                Some(scim_id),
-                &format!("{n} session(s) ended"),
-                now,
-            )
-            .await?;
-        } else if !old.active && c.active {
-            audit(
-                &mut tx,
-                Some(tenant_id),
-                "scim",
-                "user.reactivate",
-                Some(scim_id),
-                "",
-                now,
-            )
-            .await?;
+        }
+        for change in user_changes(scim_id, &old, &c, ended) {
+            audit::insert(&mut tx, Some(tenant_id), actor, &change, now).await?;
         }
         tx.commit().await?;
         Ok(Ok(row_to_resource(&updated)?))
@@ -453,11 +409,11 @@ impl Db {
         tenant_id: i64,
         user_name: &str,
         federation_id: Option<&str>,
-        actor: &str,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT id, scim_id, federation_id FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)")
+        let row = sqlx::query("SELECT id, scim_id, federation_id, federation_pinned FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)")
             .bind(tenant_id)
             .bind(user_name)
             .fetch_optional(&mut *tx)
@@ -466,6 +422,7 @@ impl Db {
         let id: i64 = row.try_get("id")?;
         let scim_id: Option<String> = row.try_get("scim_id")?;
         let old: String = row.try_get("federation_id")?;
+        let old_pinned: bool = row.try_get("federation_pinned")?;
         let (new, pinned, action) = match federation_id {
             Some(f) => (f.trim().to_string(), true, "user.federation_id.pin"),
             None => (old.clone(), false, "user.federation_id.unpin"),
@@ -482,16 +439,11 @@ impl Db {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        audit(
-            &mut tx,
-            Some(tenant_id),
-            actor,
-            action,
-            scim_id.as_deref().or(Some(user_name)),
-            &format!("{old} -> {new}"),
-            now,
-        )
-        .await?;
+        let change = Change::new(action, scim_id.as_deref().or(Some(user_name)))
+            .detail(format!("{old} -> {new}"))
+            .before(serde_json::json!({"federationId": old, "pinned": old_pinned}))
+            .after(serde_json::json!({"federationId": new, "pinned": pinned}));
+        audit::insert(&mut tx, Some(tenant_id), actor, &change, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -514,9 +466,21 @@ impl Db {
         kind: Kind,
         tenant_id: i64,
         scim_id: &str,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let before_sql = format!(
+            "SELECT resource FROM {} WHERE tenant_id = $1 AND scim_id = $2",
+            kind.table()
+        );
+        let before: Option<String> = sqlx::query(sqlx::AssertSqlSafe(before_sql))
+            .bind(tenant_id)
+            .bind(scim_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("resource"))
+            .transpose()?;
         let sql = format!(
             "DELETE FROM {} WHERE tenant_id = $1 AND scim_id = $2",
             kind.table()
@@ -533,22 +497,18 @@ impl Db {
             } else {
                 "group.delete"
             };
-            audit(
-                &mut tx,
-                Some(tenant_id),
-                "scim",
-                what,
-                Some(scim_id),
-                "",
-                now,
-            )
-            .await?;
+            let mut change = Change::new(what, Some(scim_id));
+            if let Some(b) = before.and_then(|b| serde_json::from_str(&b).ok()) {
+                change = change.before(summary(kind, &b));
+            }
+            audit::insert(&mut tx, Some(tenant_id), actor, &change, now).await?;
         }
         tx.commit().await?;
         Ok(n == 1)
     }
 
     /// Insert a group (display names need not be unique in SCIM).
+    #[allow(clippy::too_many_arguments)]
     pub async fn scim_insert_group(
         &self,
         tenant_id: i64,
@@ -556,8 +516,10 @@ impl Db {
         display_name: &str,
         external_id: Option<&str>,
         resource: &serde_json::Value,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ResourceRow, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "INSERT INTO groups (tenant_id, scim_id, display_name, external_id, resource, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING id, scim_id, resource, version, created_at, updated_at",
@@ -568,22 +530,32 @@ impl Db {
         .bind(external_id)
         .bind(resource.to_string())
         .bind(ts(now))
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
+        let change = Change::new("group.create", Some(scim_id))
+            .detail(format!("displayName={display_name}"))
+            .after(summary(Kind::Group, resource));
+        audit::insert(&mut tx, Some(tenant_id), actor, &change, now).await?;
+        tx.commit().await?;
         row_to_resource(&row)
     }
 
     /// Read-modify-write a group under the write lock (`f` returns the new resource,
-    /// display name and external id, or an error).
-    pub async fn scim_update_group<E, F>(
+    /// display name and external id, or an error). Members added by the change must be
+    /// users of the tenant, checked under the same lock (`missing` builds the error), so a
+    /// refused change changes nothing.
+    pub async fn scim_update_group<E, F, M>(
         &self,
         tenant_id: i64,
         scim_id: &str,
+        actor: &Actor,
         now: DateTime<Utc>,
         f: F,
+        missing: M,
     ) -> Result<Result<ResourceRow, E>, StoreError>
     where
         F: FnOnce(&ResourceRow) -> Result<(serde_json::Value, String, Option<String>), E>,
+        M: FnOnce(String) -> E,
     {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query("SELECT id, scim_id, resource, version, created_at, updated_at FROM groups WHERE tenant_id = $1 AND scim_id = $2")
@@ -599,6 +571,20 @@ impl Db {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
+        let before = crate::scim::resource::member_ids(&current.resource);
+        for id in crate::scim::resource::member_ids(&resource) {
+            if before.contains(&id) {
+                continue;
+            }
+            let found = sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND scim_id = $2")
+                .bind(tenant_id)
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Ok(Err(missing(id)));
+            }
+        }
         let updated = sqlx::query(
             "UPDATE groups SET display_name = $1, external_id = $2, resource = $3, version = version + 1, updated_at = $4
              WHERE id = $5 RETURNING id, scim_id, resource, version, created_at, updated_at",
@@ -610,6 +596,11 @@ impl Db {
         .bind(current.pk)
         .fetch_one(&mut *tx)
         .await?;
+        let change = Change::new("group.update", Some(scim_id))
+            .detail(member_diff(&current.resource, &resource))
+            .before(summary(Kind::Group, &current.resource))
+            .after(summary(Kind::Group, &resource));
+        audit::insert(&mut tx, Some(tenant_id), actor, &change, now).await?;
         tx.commit().await?;
         Ok(Ok(row_to_resource(&updated)?))
     }
@@ -653,49 +644,93 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::Db)
     }
+}
 
-    /// The newest audit entries of a tenant: (actor, action, target, detail).
-    pub async fn audit_entries(
-        &self,
-        tenant_id: i64,
-        limit: i64,
-    ) -> Result<Vec<(String, String, Option<String>, String)>, StoreError> {
-        let rows = sqlx::query("SELECT actor, action, target, detail FROM audit_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2")
-            .bind(tenant_id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("actor")?,
-                    r.try_get("action")?,
-                    r.try_get("target")?,
-                    r.try_get("detail")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::Db)
+/// The audited state of a user: the columns that drive sign-in.
+fn user_state(c: &UserColumns) -> serde_json::Value {
+    serde_json::json!({
+        "userName": c.user_name,
+        "externalId": c.external_id,
+        "displayName": c.display_name,
+        "email": c.email,
+        "active": c.active,
+        "federationId": c.federation_id,
+        "federationIdPinned": c.federation_pinned,
+    })
+}
+
+/// The audit entries of one user update: the profile change, plus the Federation ID
+/// and activation changes as their own actions (so they can be filtered).
+fn user_changes(scim_id: &str, old: &UserColumns, new: &UserColumns, ended: u64) -> Vec<Change> {
+    let mut out = Vec::new();
+    if old == new {
+        return out;
+    }
+    let mut action = "user.update";
+    let mut detail = String::new();
+    if old.active && !new.active {
+        action = "user.deactivate";
+        detail = format!("{ended} session(s) ended");
+    } else if !old.active && new.active {
+        action = "user.reactivate";
+    }
+    out.push(
+        Change::new(action, Some(scim_id))
+            .detail(detail)
+            .before(user_state(old))
+            .after(user_state(new)),
+    );
+    if old.federation_id != new.federation_id {
+        out.push(
+            Change::new("user.federation_id", Some(scim_id))
+                .detail(format!("{} -> {}", old.federation_id, new.federation_id))
+                .before(serde_json::json!({"federationId": old.federation_id}))
+                .after(serde_json::json!({"federationId": new.federation_id})),
+        );
+    }
+    out
+}
+
+/// A bounded summary of a resource for the audit log (groups: name and member count).
+fn summary(kind: Kind, r: &serde_json::Value) -> serde_json::Value {
+    match kind {
+        Kind::Group => serde_json::json!({
+            "displayName": r.get("displayName"),
+            "externalId": r.get("externalId"),
+            "members": crate::scim::resource::member_ids(r).len(),
+        }),
+        Kind::User => serde_json::json!({
+            "userName": r.get("userName"),
+            "externalId": r.get("externalId"),
+            "active": r.get("active"),
+        }),
     }
 }
 
-async fn audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    tenant_id: Option<i64>,
-    actor: &str,
-    action: &str,
-    target: Option<&str>,
-    detail: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_log (tenant_id, actor, action, target, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(tenant_id)
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(detail)
-        .bind(ts(now))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// "+2 members (a, b), -1 (c)", listing at most 20 ids each way.
+fn member_diff(old: &serde_json::Value, new: &serde_json::Value) -> String {
+    use std::collections::BTreeSet;
+    let a: BTreeSet<String> = crate::scim::resource::member_ids(old).into_iter().collect();
+    let b: BTreeSet<String> = crate::scim::resource::member_ids(new).into_iter().collect();
+    let list = |s: Vec<&String>| {
+        let n = s.len();
+        let mut shown: Vec<&str> = s.into_iter().take(20).map(String::as_str).collect();
+        if n > 20 {
+            shown.push("...");
+        }
+        shown.join(", ")
+    };
+    let added: Vec<&String> = b.difference(&a).collect();
+    let removed: Vec<&String> = a.difference(&b).collect();
+    let mut parts = Vec::new();
+    if old.get("displayName") != new.get("displayName") {
+        parts.push("renamed".to_string());
+    }
+    if !added.is_empty() {
+        parts.push(format!("+{} member(s) ({})", added.len(), list(added)));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("-{} member(s) ({})", removed.len(), list(removed)));
+    }
+    parts.join("; ")
 }

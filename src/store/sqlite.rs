@@ -10,7 +10,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool};
 
-use crate::directory::{FederationSource, LoginMode, Tenant, User};
+use super::audit::{self, Actor, Change};
+use super::licenses::{LicenseError, assign_in_tx};
+use crate::directory::{FederationSource, LoginMode, SsoRollout, Tenant, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,6 +41,43 @@ pub struct NewTenant {
     pub allowed_return_urls: Vec<String>,
     /// base64 DER signing certificates; the first is "current", others "next".
     pub certificates: Vec<String>,
+}
+
+/// A user created here (the command line, the console, the demo).
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    pub user_name: &'a str,
+    pub display_name: &'a str,
+    pub email: &'a str,
+    pub licenses: &'a [String],
+}
+
+/// What a sign-in was started for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestPurpose {
+    /// An app session for a user.
+    App,
+    /// The Configuration Manager, for a tenant admin.
+    Admin,
+}
+
+impl RequestPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestPurpose::App => "app",
+            RequestPurpose::Admin => "admin",
+        }
+    }
+}
+
+/// An outstanding AuthnRequest, consumed at the ACS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub tenant_id: i64,
+    pub request_id: String,
+    pub return_to: String,
+    pub binding_hash: String,
+    pub purpose: RequestPurpose,
 }
 
 /// A live session.
@@ -204,6 +243,11 @@ impl Db {
             email_domains: words(&row.try_get::<String, _>("email_domains")?),
             allowed_return_urls: words(&row.try_get::<String, _>("allowed_return_urls")?),
             certificates,
+            sso_rollout: SsoRollout::from_db(
+                &row.try_get::<String, _>("sso_rollout")?,
+                &row.try_get::<String, _>("sso_test_users")?,
+            ),
+            admin_sso: row.try_get("admin_sso")?,
         })
     }
 
@@ -317,7 +361,8 @@ impl Db {
 
     // ---- users ----------------------------------------------------------------------------
 
-    /// Create a user as provisioning does: active, Federation ID = user name.
+    /// Create a user as provisioning does: active, Federation ID = user name (from the
+    /// command line and the demo; licenses within the inventory).
     pub async fn create_user(
         &self,
         tenant_id: i64,
@@ -326,7 +371,41 @@ impl Db {
         licenses: &[String],
         now: DateTime<Utc>,
     ) -> Result<User, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let email = if user_name.contains('@') {
+            user_name
+        } else {
+            ""
+        };
+        let new = NewUser {
+            user_name,
+            display_name,
+            email,
+            licenses,
+        };
+        match self
+            .create_user_by(tenant_id, &new, &Actor::cli(), now)
+            .await?
+        {
+            Ok(u) => Ok(u),
+            Err(e) => Err(StoreError::Other(e.to_string())),
+        }
+    }
+
+    /// Create a user here (not by provisioning), audited; licenses must fit the inventory.
+    pub async fn create_user_by(
+        &self,
+        tenant_id: i64,
+        new: &NewUser<'_>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Result<User, LicenseError>, StoreError> {
+        let NewUser {
+            user_name,
+            display_name,
+            email,
+            licenses,
+        } = *new;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let dup = sqlx::query(
             "SELECT 1 FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)",
         )
@@ -337,11 +416,6 @@ impl Db {
         if dup.is_some() {
             return Err(StoreError::Conflict(format!("user '{user_name}'")));
         }
-        let email = if user_name.contains('@') {
-            user_name
-        } else {
-            ""
-        };
         // Visible to SCIM, so that Okta's "assign" lookup finds and links the user.
         let scim_id = new_scim_id()?;
         let id: i64 = sqlx::query(
@@ -360,42 +434,22 @@ impl Db {
         .await?
         .try_get("id")?;
         for code in licenses {
-            let known = sqlx::query("SELECT 1 FROM licenses WHERE code = $1")
-                .bind(code)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if known.is_none() {
-                return Err(StoreError::NotFound(format!("license '{code}'")));
+            if let Err(e) = assign_in_tx(&mut tx, tenant_id, id, code).await? {
+                return Ok(Err(e));
             }
-            sqlx::query(
-                "INSERT OR IGNORE INTO user_licenses (user_id, license_code) VALUES ($1, $2)",
-            )
-            .bind(id)
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
         }
+        let change = Change::new("user.create", Some(&scim_id))
+            .detail(format!("created here: userName={user_name}"))
+            .after(serde_json::json!({
+                "userName": user_name, "displayName": display_name, "email": email,
+                "active": true, "federationId": user_name, "licenses": licenses,
+            }));
+        audit::insert(&mut tx, Some(tenant_id), actor, &change, now).await?;
         tx.commit().await?;
-        self.user_by_id(id)
+        Ok(Ok(self
+            .user_by_id(id)
             .await?
-            .ok_or_else(|| StoreError::NotFound("user".into()))
-    }
-
-    /// Assign a license (idempotent).
-    pub async fn assign_license(&self, user_id: i64, code: &str) -> Result<(), StoreError> {
-        let known = sqlx::query("SELECT 1 FROM licenses WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await?;
-        if known.is_none() {
-            return Err(StoreError::NotFound(format!("license '{code}'")));
-        }
-        sqlx::query("INSERT OR IGNORE INTO user_licenses (user_id, license_code) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(code)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .ok_or_else(|| StoreError::NotFound("user".into()))?))
     }
 
     pub async fn set_user_active(
@@ -519,6 +573,7 @@ impl Db {
 
     // ---- outstanding requests ---------------------------------------------------------------
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn save_authn_request(
         &self,
         relay_hash: &str,
@@ -527,10 +582,11 @@ impl Db {
         return_to: &str,
         binding_hash: &str,
         expires_at: DateTime<Utc>,
+        purpose: RequestPurpose,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO authn_requests (relay_hash, tenant_id, request_id, return_to, binding_hash, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO authn_requests (relay_hash, tenant_id, request_id, return_to, binding_hash, expires_at, purpose)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(relay_hash)
         .bind(tenant_id)
@@ -538,37 +594,40 @@ impl Db {
         .bind(return_to)
         .bind(binding_hash)
         .bind(ts(expires_at))
+        .bind(purpose.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Consume an outstanding request once: returns (tenant_id, request_id, return_to,
-    /// binding_hash) if it existed, was unused and unexpired.
+    /// Consume an outstanding request once, if it exists, is unused and unexpired.
     pub async fn take_authn_request(
         &self,
         relay_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(i64, String, String, String)>, StoreError> {
+    ) -> Result<Option<PendingRequest>, StoreError> {
         let row = sqlx::query(
             "UPDATE authn_requests SET consumed = 1
              WHERE relay_hash = $1 AND consumed = 0 AND expires_at > $2
-             RETURNING tenant_id, request_id, return_to, binding_hash",
+             RETURNING tenant_id, request_id, return_to, binding_hash, purpose",
         )
         .bind(relay_hash)
         .bind(ts(now))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok((
-                r.try_get("tenant_id")?,
-                r.try_get("request_id")?,
-                r.try_get("return_to")?,
-                r.try_get("binding_hash")?,
-            ))
-        })
-        .transpose()
-        .map_err(StoreError::Db)
+        let Some(r) = row else { return Ok(None) };
+        let purpose: String = r.try_get("purpose")?;
+        Ok(Some(PendingRequest {
+            tenant_id: r.try_get("tenant_id")?,
+            request_id: r.try_get("request_id")?,
+            return_to: r.try_get("return_to")?,
+            binding_hash: r.try_get("binding_hash")?,
+            purpose: if purpose == "admin" {
+                RequestPurpose::Admin
+            } else {
+                RequestPurpose::App
+            },
+        }))
     }
 
     // ---- replay cache -----------------------------------------------------------------------
@@ -703,7 +762,7 @@ impl Db {
     /// Consume a one-time app token id; false if already used.
     pub async fn consume_app_token(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         let r =
-            sqlx::query("INSERT OR IGNORE INTO used_app_tokens (jti, expires_at) VALUES ($1, $2)")
+            sqlx::query("INSERT INTO used_app_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                 .bind(jti)
                 .bind(expires_at)
                 .execute(&self.pool)

@@ -108,7 +108,14 @@ pub async fn discover(state: web::Data<AppState>, form: web::Form<DiscoverForm>)
     let Some(sso) = tenant.idp_sso_url.clone() else {
         return again("Your organization's single sign-on is not set up yet.");
     };
-    super::saml::start_sso(&state, &tenant, &sso, &return_to).await
+    super::saml::start_sso(
+        &state,
+        &tenant,
+        &sso,
+        &return_to,
+        crate::store::RequestPurpose::App,
+    )
+    .await
 }
 
 /// Launch an app: with a session and an entitlement, send the browser to the app with a
@@ -142,7 +149,14 @@ pub async fn launch(
             match state.db.tenant_by_slug(&slug).await {
                 Ok(Some(t)) if t.login_mode.allows_sso() => {
                     if let Some(sso) = t.idp_sso_url.clone() {
-                        return super::saml::start_sso(&state, &t, &sso, &back).await;
+                        return super::saml::start_sso(
+                            &state,
+                            &t,
+                            &sso,
+                            &back,
+                            crate::store::RequestPurpose::App,
+                        )
+                        .await;
                     }
                 }
                 Ok(_) => {}

@@ -37,6 +37,12 @@ pub struct DemoIdp {
     redirect_key: openssl::pkey::PKey<openssl::pkey::Private>,
 }
 
+/// The demo's Configuration Manager operator and its password (demo only).
+pub const DEMO_OPERATOR: &str = "admin@example.com";
+pub const DEMO_OPERATOR_PASSWORD: &str = "demo-operator-password";
+/// A tenant admin of the demo company who signs in through the demo SSO.
+pub const DEMO_TENANT_ADMIN: &str = "alice@example.com";
+
 /// Create (or refresh) the demo tenant, its users and the dev IdP.
 pub async fn setup(db: &Db, public_url: &str, now: DateTime<Utc>) -> Result<DemoIdp, String> {
     let key = SigningKey::from_pem(DEV_KEY, DEV_CERT).map_err(|e| format!("dev IdP key: {e}"))?;
@@ -76,6 +82,26 @@ pub async fn setup(db: &Db, public_url: &str, now: DateTime<Utc>) -> Result<Demo
             .await
             .map_err(|e| e.to_string())?,
     };
+    // Licenses the demo company bought, so that the console has something to assign.
+    for line in db.inventory(t.id).await.map_err(|e| e.to_string())? {
+        let want = if line.license.kind == crate::directory::telephony::LicenseKind::Plan {
+            10
+        } else {
+            5
+        };
+        if line.quantity < want {
+            db.set_inventory(
+                t.id,
+                &line.license.code,
+                want,
+                &crate::store::Actor::system(),
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        }
+    }
     for (name, display, licenses, active) in [
         (
             "alice@example.com",
@@ -108,7 +134,58 @@ pub async fn setup(db: &Db, public_url: &str, now: DateTime<Utc>) -> Result<Demo
             }
         }
     }
+    demo_admins(db, &t, now).await?;
     Ok(idp)
+}
+
+/// The demo operator (password printed at start) and a tenant admin who signs in through
+/// the demo tenant's SSO (the tenant allows console SSO).
+async fn demo_admins(
+    db: &Db,
+    t: &crate::directory::Tenant,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    if db
+        .admin_by_email(DEMO_OPERATOR)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        let hash = crate::session::password::hash_password(DEMO_OPERATOR_PASSWORD)?;
+        db.create_admin(
+            DEMO_OPERATOR,
+            &hash,
+            crate::store::AdminRole::Operator,
+            None,
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    if db
+        .admin_by_email(DEMO_TENANT_ADMIN)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        db.create_admin(
+            DEMO_TENANT_ADMIN,
+            crate::store::NO_PASSWORD,
+            crate::store::AdminRole::TenantAdmin,
+            Some(t.id),
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    if !t.admin_sso {
+        let mut s = crate::store::TenantSettings::of(t);
+        s.admin_sso = true;
+        db.update_tenant_settings(t, &s, &crate::store::Actor::system(), now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

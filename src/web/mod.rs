@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .route("/healthz", web::get().to(apps::healthz))
         .route("/static/app.css", web::get().to(static_css))
         .route("/static/autosubmit.js", web::get().to(static_js))
+        .route("/static/admin.js", web::get().to(static_admin_js))
         .route("/saml/{tenant}/metadata", web::get().to(saml::metadata))
         .route("/saml/{tenant}/login", web::get().to(saml::login))
         .route("/saml/{tenant}/acs", web::post().to(saml::acs))
@@ -64,4 +65,11 @@ async fn static_js() -> HttpResponse {
         .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../../static/autosubmit.js"))
+}
+
+async fn static_admin_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/admin.js"))
 }

@@ -98,6 +98,12 @@ pub fn store_failure(e: &StoreError) -> HttpResponse {
     )
 }
 
+/// The address a request came from, for the audit log: the TCP peer (a proxy's
+/// `X-Forwarded-For` is not trusted, since any client can send it).
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))

@@ -12,7 +12,7 @@ use crate::saml::{
     self, ReplayCache, ReplayStoreError, SamlError, VerifyContext, binding, protocol,
 };
 use crate::session::{self, LoginOutcome};
-use crate::store::{random_token, token_hash};
+use crate::store::{RequestPurpose, random_token, token_hash};
 
 /// How long an outstanding AuthnRequest may take to come back.
 pub const REQUEST_TTL_SECONDS: i64 = 10 * 60;
@@ -92,7 +92,7 @@ pub async fn login(
             }
         },
     };
-    start_sso(&state, &tenant, &sso_url, &return_to).await
+    start_sso(&state, &tenant, &sso_url, &return_to, RequestPurpose::App).await
 }
 
 pub async fn start_sso(
@@ -100,6 +100,7 @@ pub async fn start_sso(
     tenant: &Tenant,
     sso_url: &str,
     return_to: &str,
+    purpose: RequestPurpose,
 ) -> HttpResponse {
     let now = state.now();
     let (relay, binding, rid) = match (random_token(32), random_token(32), random_token(16)) {
@@ -116,6 +117,7 @@ pub async fn start_sso(
             return_to,
             &token_hash(&binding),
             now + Duration::seconds(REQUEST_TTL_SECONDS),
+            purpose,
         )
         .await
     {
@@ -183,6 +185,7 @@ pub struct AcsForm {
 struct Correlation {
     request_ids: Vec<String>,
     return_to: String,
+    purpose: RequestPurpose,
 }
 
 async fn correlate(
@@ -193,6 +196,7 @@ async fn correlate(
 ) -> Result<Correlation, (String, String)> {
     let now = state.now();
     let unsolicited = |target: Option<&str>| Correlation {
+        purpose: RequestPurpose::App,
         request_ids: vec![],
         return_to: target
             .and_then(|t| directory::safe_return_to(tenant, &state.public_url, t))
@@ -203,23 +207,24 @@ async fn correlate(
     };
     let relay_hash = token_hash(relay);
     match state.db.take_authn_request(&relay_hash, now).await {
-        Ok(Some((tenant_id, request_id, return_to, binding_hash))) => {
-            if tenant_id != tenant.id {
+        Ok(Some(pending)) => {
+            if pending.tenant_id != tenant.id {
                 return Err((
                     "request_tenant_mismatch".into(),
                     "the sign-in was started for another organization".into(),
                 ));
             }
             let cookie = req.cookie(&binding_cookie_name(&relay_hash));
-            if cookie.map(|c| token_hash(c.value())) != Some(binding_hash) {
+            if cookie.map(|c| token_hash(c.value())) != Some(pending.binding_hash) {
                 return Err((
                     "request_binding_mismatch".into(),
                     "the sign-in did not finish in the browser that started it".into(),
                 ));
             }
             Ok(Correlation {
-                request_ids: vec![request_id],
-                return_to,
+                request_ids: vec![pending.request_id],
+                return_to: pending.return_to,
+                purpose: pending.purpose,
             })
         }
         // Not one of our tokens: an IdP-supplied RelayState (Okta "Default RelayState").
@@ -283,6 +288,12 @@ fn refusal_page(tenant: &Tenant, r: &Refusal, incident: &str) -> HttpResponse {
         Refusal::SsoDisabled => (
             "Single sign-on is off".to_string(),
             format!("{org} signs in with 8x8 passwords."),
+        ),
+        Refusal::NotInRollout(_) => (
+            "Single sign-on is not on for you yet".to_string(),
+            format!(
+                "{org} is moving to single sign-on step by step and your account is not part of it yet. Sign in with your 8x8 password."
+            ),
         ),
     };
     message(StatusCode::FORBIDDEN, &title, &text, Some(incident))
@@ -394,6 +405,21 @@ pub async fn acs(
             );
         }
         Err(e) => return store_failure(&e),
+    }
+    // Which trusted certificate verified this login (shown on the console's IdP page).
+    if let Some(c) = trust
+        .certificates()
+        .iter()
+        .find(|c| c.fingerprint() == assertion.verified_by())
+        && let Err(e) = state
+            .db
+            .mark_certificate_used(tenant.id, c.der_base64(), now)
+            .await
+    {
+        eprintln!("level=warn msg=\"certificate use not recorded\" error=\"{e}\"");
+    }
+    if corr.purpose == RequestPurpose::Admin {
+        return crate::web::admin::sso::finish_at_acs(&state, &tenant, &assertion).await;
     }
     match session::login(&state.db, &tenant, &assertion, now).await {
         Ok(LoginOutcome::Session {

@@ -17,7 +17,7 @@ use crate::directory::Tenant;
 use crate::scim::resource::{
     self, ScimError, etag, get_ci, list_response, project, served, with_meta,
 };
-use crate::store::{Kind, ResourceRow, StoreError, UserColumns, random_token, token_hash};
+use crate::store::{Actor, Kind, ResourceRow, StoreError, UserColumns, random_token, token_hash};
 
 const SCIM_JSON: &str = "application/scim+json";
 const MAX_COUNT: i64 = 1000;
@@ -115,6 +115,14 @@ async fn method_not_allowed() -> HttpResponse {
 
 /// Authenticate the bearer token for the tenant in the path, and apply the rate limit.
 pub(super) async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Tenant, ScimError> {
+    authorize_actor(state, req).await.map(|(t, _)| t)
+}
+
+/// As `authorize`, with the actor for the audit log (`scim:<token prefix>` and the address).
+pub(super) async fn authorize_actor(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<(Tenant, Actor), ScimError> {
     let unauthorized = || {
         ScimError::new(
             401,
@@ -139,7 +147,7 @@ pub(super) async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Ten
         .filter(|t| !t.is_empty())
         .ok_or_else(unauthorized)?;
     let hash = token_hash(token);
-    let tenant_id = state
+    let (tenant_id, prefix) = state
         .db
         .tenant_of_scim_token(&hash, state.now())
         .await
@@ -164,7 +172,8 @@ pub(super) async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Ten
             format!("too many requests; retry after {} s", wait.as_secs().max(1)),
         ));
     }
-    Ok(tenant)
+    let actor = Actor::new(format!("scim:{prefix}"), super::pages::client_ip(req));
+    Ok((tenant, actor))
 }
 
 pub(super) fn base_url(state: &AppState, tenant: &Tenant) -> String {
@@ -372,7 +381,7 @@ async fn create_user(
 ) -> HttpResponse {
     into_response(
         async {
-            let tenant = authorize(&state, &req).await?;
+            let (tenant, actor) = authorize_actor(&state, &req).await?;
             let user = resource::normalize_user(&parse_body(&body)?)?;
             let id = new_id()?;
             let now = state.now();
@@ -380,7 +389,7 @@ async fn create_user(
             let cols = user_columns(&tenant, &stored, None)?;
             let row = state
                 .db
-                .scim_insert_user(tenant.id, &id, &stored, &cols, now)
+                .scim_insert_user(tenant.id, &id, &stored, &cols, &actor, now)
                 .await
                 .map_err(|e| store_error(&e))?;
             Ok(respond(
@@ -485,13 +494,13 @@ async fn update_user_with(
     req: &HttpRequest,
     f: impl FnOnce(&Value) -> Result<Value, ScimError>,
 ) -> Result<HttpResponse, ScimError> {
-    let tenant = authorize(state, req).await?;
+    let (tenant, actor) = authorize_actor(state, req).await?;
     let id = req.match_info().get("id").unwrap_or_default().to_string();
     let now = state.now();
     let t2 = tenant.clone();
     let result = state
         .db
-        .scim_update_user(tenant.id, &id, now, |row, old| {
+        .scim_update_user(tenant.id, &id, &actor, now, |row, old| {
             check_if_match(req, row.version)?;
             let new = resource::normalize_user(&f(&row.resource)?)?;
             let created = row.created_at;
@@ -558,7 +567,7 @@ async fn delete_one(
     req: &HttpRequest,
     kind: Kind,
 ) -> Result<HttpResponse, ScimError> {
-    let tenant = authorize(state, req).await?;
+    let (tenant, actor) = authorize_actor(state, req).await?;
     let id = req.match_info().get("id").unwrap_or_default().to_string();
     if let Some(row) = state
         .db
@@ -570,7 +579,7 @@ async fn delete_one(
     }
     if state
         .db
-        .scim_delete(kind, tenant.id, &id, state.now())
+        .scim_delete(kind, tenant.id, &id, &actor, state.now())
         .await
         .map_err(|e| store_error(&e))?
     {
@@ -588,6 +597,13 @@ async fn delete_group(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     into_response(delete_one(&state, &req, Kind::Group).await)
 }
 
+fn missing_member(id: String) -> ScimError {
+    ScimError::bad(
+        "invalidValue",
+        format!("member {id} is not a user of this organization"),
+    )
+}
+
 /// Members must be users of this tenant.
 async fn check_members(state: &AppState, tenant: &Tenant, group: &Value) -> Result<(), ScimError> {
     let ids = resource::member_ids(group);
@@ -597,10 +613,7 @@ async fn check_members(state: &AppState, tenant: &Tenant, group: &Value) -> Resu
         .await
         .map_err(|e| store_error(&e))?;
     match ids.iter().find(|i| !found.contains(i)) {
-        Some(missing) => Err(ScimError::bad(
-            "invalidValue",
-            format!("member {missing} is not a user of this organization"),
-        )),
+        Some(missing) => Err(missing_member(missing.clone())),
         None => Ok(()),
     }
 }
@@ -612,7 +625,7 @@ async fn create_group(
 ) -> HttpResponse {
     into_response(
         async {
-            let tenant = authorize(&state, &req).await?;
+            let (tenant, actor) = authorize_actor(&state, &req).await?;
             let group = resource::normalize_group(&parse_body(&body)?)?;
             check_members(&state, &tenant, &group).await?;
             let id = new_id()?;
@@ -629,7 +642,7 @@ async fn create_group(
                 .map(str::to_string);
             let row = state
                 .db
-                .scim_insert_group(tenant.id, &id, &name, ext.as_deref(), &stored, now)
+                .scim_insert_group(tenant.id, &id, &name, ext.as_deref(), &stored, &actor, now)
                 .await
                 .map_err(|e| store_error(&e))?;
             Ok(respond(
@@ -650,10 +663,9 @@ async fn update_group_with(
     req: &HttpRequest,
     f: impl FnOnce(&Value) -> Result<Value, ScimError>,
 ) -> Result<HttpResponse, ScimError> {
-    let tenant = authorize(state, req).await?;
+    let (tenant, actor) = authorize_actor(state, req).await?;
     let id = req.match_info().get("id").unwrap_or_default().to_string();
     let now = state.now();
-    // Validate members against the users table before taking the write lock.
     let current = state
         .db
         .scim_get(Kind::Group, tenant.id, &id)
@@ -663,31 +675,37 @@ async fn update_group_with(
     check_if_match(req, current.version)?;
     let result = state
         .db
-        .scim_update_group(tenant.id, &id, now, |row| {
-            let new = resource::normalize_group(&f(&row.resource)?)?;
-            let stored = with_meta(
-                new,
-                &row.scim_id,
-                "Group",
-                row.created_at,
-                now.timestamp(),
-                row.version + 1,
-            );
-            let name = stored
-                .get("displayName")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let ext = stored
-                .get("externalId")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            Ok::<_, ScimError>((stored, name, ext))
-        })
+        .scim_update_group(
+            tenant.id,
+            &id,
+            &actor,
+            now,
+            |row| {
+                let new = resource::normalize_group(&f(&row.resource)?)?;
+                let stored = with_meta(
+                    new,
+                    &row.scim_id,
+                    "Group",
+                    row.created_at,
+                    now.timestamp(),
+                    row.version + 1,
+                );
+                let name = stored
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let ext = stored
+                    .get("externalId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                Ok::<_, ScimError>((stored, name, ext))
+            },
+            missing_member,
+        )
         .await
         .map_err(|e| store_error(&e))?;
     let row = result?;
-    check_members(state, &tenant, &row.resource).await?;
     Ok(respond(
         StatusCode::OK,
         state,

@@ -80,7 +80,7 @@ async fn rollover_upload_lets_the_next_certificate_sign_in() {
     assert!(
         audit
             .iter()
-            .any(|a| a.0 == OPERATOR && a.1 == "tenant.idp_metadata"),
+            .any(|a| a.actor == format!("admin:{OPERATOR}") && a.action == "idp.metadata_upload"),
         "{audit:?}"
     );
 
@@ -140,7 +140,7 @@ async fn bad_metadata_is_refused_clearly_and_changes_nothing() {
             .await
             .unwrap()
             .iter()
-            .all(|a| a.1 != "tenant.idp_metadata")
+            .all(|a| a.action != "idp.metadata_upload")
     );
     // Roles and CSRF.
     assert_eq!(
@@ -165,7 +165,12 @@ async fn bad_metadata_is_refused_clearly_and_changes_nothing() {
     };
     let r = test::call_service(&svc, api("nonsense".into())).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(json_of(r).await["applied"], false);
+    let v = json_of(r).await;
+    assert_eq!(v["error"], "xml_malformed", "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("Paste the XML"),
+        "{v}"
+    );
     let r = test::call_service(&svc, api(xml)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let v = json_of(r).await;

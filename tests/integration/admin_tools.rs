@@ -206,13 +206,13 @@ async fn scim_tokens_are_created_once_listed_and_revoked_with_audit() {
     assert!(
         audit
             .iter()
-            .any(|a| a.0 == ACME_ADMIN && a.1 == "scim_token.create"),
+            .any(|a| a.actor == format!("admin:{ACME_ADMIN}") && a.action == "scim_token.create"),
         "{audit:?}"
     );
     assert!(
         audit
             .iter()
-            .any(|a| a.0 == ACME_ADMIN && a.1 == "scim_token.revoke")
+            .any(|a| a.actor == format!("admin:{ACME_ADMIN}") && a.action == "scim_token.revoke")
     );
     // Another tenant's tokens: not found, by page and by API; no CSRF token: refused.
     let _ = other;

@@ -286,6 +286,39 @@ fn admin_commands_create_tenants_and_users() {
         .code(),
         Some(2)
     );
+    // No X6 bought yet: refused, clearly.
+    let o = run(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "--user-name",
+        "Jane.Doe@acme.example",
+        "--license",
+        "x6",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no X6 license left: 0 of the 0 bought"),
+        "{err}"
+    );
+    let o = run(&[
+        "license",
+        "set",
+        "--tenant",
+        "acme",
+        "--license",
+        "x6",
+        "--quantity",
+        "1",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = run(&[
         "user",
         "create",

@@ -6,7 +6,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{App, test, web};
 use serde_json::{Value, json};
-use sso_gateway::store::Db;
+use sso_gateway::store::{Actor, Db};
 
 use crate::common::{NOW, time};
 use crate::web::{Env, JANE, add_tenant, env};
@@ -390,10 +390,8 @@ async fn profile_update_moves_the_federation_id_and_deactivation_both_ways() {
     );
     let audit = e.db.audit_entries(tid, 10).await.unwrap();
     assert!(
-        audit
-            .iter()
-            .any(|a| a.1 == "user.federation_id"
-                && a.3 == format!("old.name@acme.example -> {JANE}")),
+        audit.iter().any(|a| a.action == "user.federation_id"
+            && a.detail == format!("old.name@acme.example -> {JANE}")),
         "{audit:?}"
     );
     // If-Match with a stale version: 412, nothing changes.
@@ -450,7 +448,11 @@ async fn profile_update_moves_the_federation_id_and_deactivation_both_ways() {
 
 async fn sqlx_license(e: &Env, user_id: i64) {
     // Licenses are assigned by admins, not by SCIM.
-    e.db.assign_license(user_id, "X2").await.unwrap();
+    let tid = e.db.user_by_id(user_id).await.unwrap().unwrap().tenant_id;
+    e.db.assign_license(tid, user_id, "X2", &Actor::cli(), time(NOW))
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 /// An IdP-initiated login for Jane with a freshly minted assertion (unique IDs, so the
@@ -819,9 +821,15 @@ async fn a_pinned_federation_id_does_not_follow_renames() {
     )
     .await;
     let url = format!("/scim/v2/acme/Users/{}", u["id"].as_str().unwrap());
-    e.db.pin_federation_id(tid, JANE, Some("JD-0042"), "test", time(NOW))
-        .await
-        .unwrap();
+    e.db.pin_federation_id(
+        tid,
+        JANE,
+        Some("JD-0042"),
+        &Actor::new("test", None),
+        time(NOW),
+    )
+    .await
+    .unwrap();
     let body = json!({"schemas":[PATCHOP],"Operations":[{"op":"replace","path":"userName","value":"jane.smith@acme.example"}]});
     let (s, after, _) = call(&svc, "PATCH", &url, &tok, Some(body)).await;
     assert_eq!(
@@ -836,7 +844,7 @@ async fn a_pinned_federation_id_does_not_follow_renames() {
     assert_eq!(user.federation_id, "JD-0042", "pinned by an admin");
     let audit = e.db.audit_entries(tid, 10).await.unwrap();
     assert!(
-        audit.iter().any(|a| a.1 == "user.federation_id.pin"),
+        audit.iter().any(|a| a.action == "user.federation_id.pin"),
         "{audit:?}"
     );
 }

@@ -13,7 +13,7 @@ use sso_gateway::app::AppState;
 use sso_gateway::clock::ManualClock;
 use sso_gateway::saml::IdpMetadata;
 use sso_gateway::session::token::{TokenKey, key_from_jwk, verify as verify_token};
-use sso_gateway::store::{Db, NewTenant, token_hash};
+use sso_gateway::store::{Actor, Db, NewTenant, RequestPurpose, token_hash};
 
 use crate::common::{NOW, REQUEST_ID, fixture, time};
 
@@ -47,6 +47,7 @@ pub async fn env() -> Env {
             "https://work.8x8.example/app/launch".to_string(),
         )]),
         scim_limiter: sso_gateway::web::scim::rate_limiter(1000, 2000),
+        allow_http_metadata: true,
     };
     Env { db, clock, state }
 }
@@ -68,7 +69,15 @@ pub async fn add_tenant(db: &Db, slug: &str, metadata: &str, allow_idp_initiated
             .map(|c| c.der_base64().to_string())
             .collect(),
     };
-    db.create_tenant(&t, time(NOW)).await.unwrap().id
+    let id = db.create_tenant(&t, time(NOW)).await.unwrap().id;
+    // Every test organization bought some of each license.
+    for l in db.license_catalog().await.unwrap() {
+        db.set_inventory(id, &l.code, 100, &Actor::cli(), time(NOW))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    id
 }
 
 macro_rules! service {
@@ -131,6 +140,7 @@ pub(crate) async fn outstanding_with(
         return_to,
         &token_hash(&binding),
         time(NOW) + chrono::Duration::minutes(10),
+        RequestPurpose::App,
     )
     .await
     .unwrap();
@@ -771,7 +781,7 @@ async fn idle_sessions_end_and_app_launch_without_a_session_starts_sso() {
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(stored.2, "/apps/work");
+    assert_eq!(stored.return_to, "/apps/work");
     // Without any cookie: discovery, carrying the way back.
     let r = test::call_service(
         &svc,

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::app::AppState;
-use crate::store::{AdminSession, StoreError, token_hash};
+use crate::store::{Actor, AdminAccount, AdminRole, AdminSession, StoreError, token_hash};
 use crate::web::pages;
 
 /// The admin-session cookie (never sent outside `/admin`).
@@ -22,6 +22,93 @@ pub const ABSOLUTE_SECONDS: i64 = 8 * 60 * 60;
 pub const PRE_SECONDS: i64 = 60 * 60;
 /// The header alternative to the `csrf` form field.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
+/// Admin API tokens start with this, so a leaked one is recognisable.
+pub const API_TOKEN_PREFIX: &str = "sgw_adm_";
+
+/// How an admin request is authenticated.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// The console's session cookie: state-changing requests need the CSRF token.
+    Session { csrf: String },
+    /// An admin API token (`Authorization: Bearer sgw_adm_...`): not ambient, no CSRF.
+    Token { prefix: String },
+}
+
+/// The admin behind a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub admin: AdminAccount,
+    pub via: Via,
+    pub ip: Option<String>,
+}
+
+impl Principal {
+    pub fn from_session(s: AdminSession, req: &HttpRequest) -> Self {
+        Principal {
+            admin: s.admin,
+            via: Via::Session { csrf: s.csrf_token },
+            ip: pages::client_ip(req),
+        }
+    }
+
+    /// Who the audit log names.
+    pub fn actor(&self) -> Actor {
+        let name = match &self.via {
+            Via::Session { .. } => format!("admin:{}", self.admin.email),
+            Via::Token { prefix } => format!("api-token:{prefix} ({})", self.admin.email),
+        };
+        Actor::new(name, self.ip.clone())
+    }
+
+    /// The session's CSRF token (empty for API tokens).
+    pub fn csrf(&self) -> &str {
+        match &self.via {
+            Via::Session { csrf } => csrf,
+            Via::Token { .. } => "",
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.admin.role == AdminRole::Operator
+    }
+
+    pub fn is_session(&self) -> bool {
+        matches!(self.via, Via::Session { .. })
+    }
+}
+
+/// The admin of an API request: a Bearer admin API token, else the session cookie.
+pub async fn api_principal(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<Principal>, StoreError> {
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    if let Some(token) = bearer {
+        if !token.starts_with(API_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        return Ok(state
+            .db
+            .admin_of_api_token(&token_hash(token), state.now())
+            .await?
+            .map(|(admin, prefix)| Principal {
+                admin,
+                via: Via::Token { prefix },
+                ip: pages::client_ip(req),
+            }));
+    }
+    Ok(current(state, req)
+        .await?
+        .map(|(_, s)| Principal::from_session(s, req)))
+}
 
 fn cookie(name: &'static str, value: &str, max_age_seconds: i64) -> Cookie<'static> {
     Cookie::build(name, value.to_string())
@@ -110,16 +197,31 @@ pub fn forbidden() -> HttpResponse {
     )
 }
 
-/// Gate for a state-changing admin POST with a session: Origin, then the session's token.
+/// Gate for a state-changing admin POST: for a session, the Origin and the session's
+/// CSRF token (from the form or the header); an API token needs neither.
 pub fn check_csrf(
     state: &AppState,
     req: &HttpRequest,
-    session: &AdminSession,
+    p: &Principal,
     form: &HashMap<String, String>,
 ) -> Result<(), HttpResponse> {
-    if origin_ok(state, req) && token_eq(&session.csrf_token, &submitted_csrf(req, form)) {
+    if csrf_ok(state, req, p, form) {
         Ok(())
     } else {
         Err(forbidden())
+    }
+}
+
+pub fn csrf_ok(
+    state: &AppState,
+    req: &HttpRequest,
+    p: &Principal,
+    form: &HashMap<String, String>,
+) -> bool {
+    match &p.via {
+        Via::Token { .. } => true,
+        Via::Session { csrf } => {
+            origin_ok(state, req) && token_eq(csrf, &submitted_csrf(req, form))
+        }
     }
 }

@@ -1,52 +1,60 @@
-//! Console tools per tenant: the assertion lab (the `verify-response --explain` engine on
-//! a pasted SAMLResponse) and SCIM token management. HTML and JSON, same role rules.
+//! Console tools per tenant: sign-in diagnostics (the last failed SSO attempts), the
+//! assertion lab (the `verify-response --explain` engine on a pasted SAMLResponse) and SCIM
+//! token management. HTML and JSON, same role rules.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::DateTime;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::auth::{check_csrf, parse_form};
-use super::{api_error, role_label, tenant_for_api, tenant_for_page};
+use super::auth::{Principal, check_csrf, parse_form};
+use super::common::{self, Chrome, Fail, Notice, Paging, api_write, query_map, rfc3339, when};
 use crate::app::AppState;
 use crate::directory::{self, Tenant};
 use crate::saml::{self, Check, InMemoryReplayCache, Trace, VerifyContext};
-use crate::store::AdminSession;
+use crate::store::{Change, EventRow};
 use crate::web::pages::{html, redirect, store_failure};
 
 /// Largest SAMLResponse the lab accepts (the ACS limit, base64-inflated).
 const LAB_MAX_INPUT: usize = 400 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/tenants/{slug}/lab", web::get().to(lab_form))
-        .route("/admin/tenants/{slug}/lab", web::post().to(lab_run))
-        .route("/admin/api/tenants/{slug}/lab", web::post().to(api_lab))
-        .route(
-            "/admin/tenants/{slug}/scim-tokens",
-            web::get().to(tokens_page),
-        )
-        .route(
-            "/admin/tenants/{slug}/scim-tokens",
-            web::post().to(token_create),
-        )
-        .route(
-            "/admin/tenants/{slug}/scim-tokens/{id}/revoke",
-            web::post().to(token_revoke),
-        )
-        .route(
-            "/admin/api/tenants/{slug}/scim-tokens",
-            web::get().to(api_tokens),
-        )
-        .route(
-            "/admin/api/tenants/{slug}/scim-tokens",
-            web::post().to(api_token_create),
-        )
-        .route(
-            "/admin/api/tenants/{slug}/scim-tokens/{id}/revoke",
-            web::post().to(api_token_revoke),
-        );
+    cfg.route(
+        "/admin/tenants/{slug}/diagnostics",
+        web::get().to(diagnostics_page),
+    )
+    .route(
+        "/admin/api/tenants/{slug}/sign-in-events",
+        web::get().to(api_events),
+    )
+    .route("/admin/tenants/{slug}/lab", web::get().to(lab_form))
+    .route("/admin/tenants/{slug}/lab", web::post().to(lab_run))
+    .route("/admin/api/tenants/{slug}/lab", web::post().to(api_lab))
+    .route(
+        "/admin/tenants/{slug}/scim-tokens",
+        web::get().to(tokens_page),
+    )
+    .route(
+        "/admin/tenants/{slug}/scim-tokens",
+        web::post().to(token_create),
+    )
+    .route(
+        "/admin/tenants/{slug}/scim-tokens/{id}/revoke",
+        web::post().to(token_revoke),
+    )
+    .route(
+        "/admin/api/tenants/{slug}/scim-tokens",
+        web::get().to(api_tokens),
+    )
+    .route(
+        "/admin/api/tenants/{slug}/scim-tokens",
+        web::post().to(api_token_create),
+    )
+    .route(
+        "/admin/api/tenants/{slug}/scim-tokens/{id}/revoke",
+        web::post().to(api_token_revoke),
+    );
 }
 
 // ---- the assertion lab ------------------------------------------------------------------------
@@ -66,12 +74,111 @@ pub struct LabResult {
 #[derive(Template)]
 #[template(path = "admin_lab.html")]
 struct LabPage<'a> {
-    email: &'a str,
-    role: &'a str,
-    csrf: &'a str,
-    slug: &'a str,
+    chrome: Chrome,
+    notice: Option<Notice>,
     input: &'a str,
     result: Option<LabResult>,
+}
+
+// ---- sign-in diagnostics ------------------------------------------------------------------------
+
+struct EventView {
+    when: String,
+    incident_id: String,
+    outcome: String,
+    subject: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_diagnostics.html")]
+struct DiagnosticsPage {
+    chrome: Chrome,
+    notice: Option<Notice>,
+    events: Vec<EventView>,
+    all: bool,
+    page: i64,
+    more: bool,
+}
+
+async fn diagnostics_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (p, t) = match common::tenant_page(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let qm = query_map(&req);
+    let all = qm.get("all").is_some_and(|v| v == "1");
+    let paging = Paging::from_query(&qm, 50);
+    let events = match state
+        .db
+        .sign_in_events(t.id, !all, paging.offset(), paging.per_page + 1)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return store_failure(&e),
+    };
+    let more = events.len() as i64 > paging.per_page;
+    html(
+        StatusCode::OK,
+        &DiagnosticsPage {
+            chrome: Chrome::new(&p, &t.slug, "diagnostics"),
+            notice: None,
+            events: events
+                .into_iter()
+                .take(paging.per_page as usize)
+                .map(|e| EventView {
+                    when: when(Some(e.created_at)),
+                    incident_id: e.incident_id.unwrap_or_default(),
+                    outcome: e.outcome,
+                    subject: e.subject.unwrap_or_default(),
+                    detail: e.detail,
+                })
+                .collect(),
+            all,
+            page: paging.page,
+            more,
+        },
+    )
+}
+
+fn event_json(e: &EventRow) -> Value {
+    json!({
+        "at": rfc3339(Some(e.created_at)),
+        "incident_id": e.incident_id,
+        "kind": e.kind,
+        "outcome": e.outcome,
+        "subject": e.subject,
+        "detail": e.detail,
+    })
+}
+
+async fn api_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (_, t) = match common::tenant_api(&state, &req, &path).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let qm = query_map(&req);
+    let failed = qm.get("failed").is_none_or(|v| v != "false");
+    let paging = Paging::from_query(&qm, 50);
+    match state
+        .db
+        .sign_in_events(t.id, failed, paging.offset(), paging.per_page)
+        .await
+    {
+        Ok(ev) => HttpResponse::Ok().json(json!({
+            "page": paging.page,
+            "events": ev.iter().map(event_json).collect::<Vec<_>>(),
+        })),
+        Err(e) => Fail::from(e).json(),
+    }
 }
 
 /// The InResponseTo values a response carries (read from the unverified message only to
@@ -162,17 +269,15 @@ async fn lab_form(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+    let (p, t) = match common::tenant_page(&state, &req, &path).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     html(
         StatusCode::OK,
         &LabPage {
-            email: &s.admin.email,
-            role: role_label(s.admin.role),
-            csrf: &s.csrf_token,
-            slug: &t.slug,
+            chrome: Chrome::new(&p, &t.slug, "diagnostics"),
+            notice: None,
             input: "",
             result: None,
         },
@@ -185,12 +290,12 @@ async fn lab_run(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+    let (p, t) = match common::tenant_page(&state, &req, &path).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let form = parse_form(&body);
-    if let Err(r) = check_csrf(&state, &req, &s, &form) {
+    if let Err(r) = check_csrf(&state, &req, &p, &form) {
         return r;
     }
     let input = form.get("saml_response").map(String::as_str).unwrap_or("");
@@ -198,10 +303,8 @@ async fn lab_run(
     html(
         StatusCode::OK,
         &LabPage {
-            email: &s.admin.email,
-            role: role_label(s.admin.role),
-            csrf: &s.csrf_token,
-            slug: &t.slug,
+            chrome: Chrome::new(&p, &t.slug, "diagnostics"),
+            notice: None,
             input,
             result: Some(result),
         },
@@ -214,19 +317,19 @@ async fn api_lab(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (s, t) = match tenant_for_api(&state, &req, &path).await {
+    let (p, t) = match common::tenant_api(&state, &req, &path).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = check_csrf(&state, &req, &s, &Default::default()) {
+    if let Err(r) = api_write(&state, &req, &p) {
         return r;
     }
-    let input: Value = match serde_json::from_slice(&body) {
+    let input: Value = match common::json_body(&body) {
         Ok(v) => v,
-        Err(e) => return api_error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
+        Err(f) => return f.json(),
     };
     let Some(resp) = input.get("saml_response").and_then(Value::as_str) else {
-        return api_error(StatusCode::BAD_REQUEST, "saml_response is required");
+        return Fail::bad("invalid_value", "saml_response is required").json();
     };
     HttpResponse::Ok().json(run_lab(&state, &t, resp).await)
 }
@@ -244,25 +347,17 @@ struct TokenRow {
 
 #[derive(Template)]
 #[template(path = "admin_scim_tokens.html")]
-struct TokensPage<'a> {
-    email: &'a str,
-    role: &'a str,
-    csrf: &'a str,
-    slug: &'a str,
+struct TokensPage {
+    chrome: Chrome,
+    notice: Option<Notice>,
     base_url: String,
     new_token: Option<String>,
     tokens: Vec<TokenRow>,
 }
 
-fn when(t: Option<i64>) -> String {
-    t.and_then(|t| DateTime::from_timestamp(t, 0))
-        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| "never".into())
-}
-
 async fn render_tokens(
     state: &AppState,
-    s: &AdminSession,
+    p: &Principal,
     t: &Tenant,
     new_token: Option<String>,
 ) -> HttpResponse {
@@ -277,10 +372,8 @@ async fn render_tokens(
             StatusCode::OK
         },
         &TokensPage {
-            email: &s.admin.email,
-            role: role_label(s.admin.role),
-            csrf: &s.csrf_token,
-            slug: &t.slug,
+            chrome: Chrome::new(p, &t.slug, "scim"),
+            notice: None,
             base_url: format!("{}/scim/v2/{}", state.public_url, t.slug),
             new_token,
             tokens: tokens
@@ -303,8 +396,8 @@ async fn tokens_page(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    match tenant_for_page(&state, &req, &path).await {
-        Ok((s, t)) => render_tokens(&state, &s, &t, None).await,
+    match common::tenant_page(&state, &req, &path).await {
+        Ok((p, t)) => render_tokens(&state, &p, &t, None).await,
         Err(r) => r,
     }
 }
@@ -312,45 +405,36 @@ async fn tokens_page(
 /// Create a token; returns (id, token), audited.
 async fn create_token(
     state: &AppState,
-    s: &AdminSession,
+    p: &Principal,
     t: &Tenant,
     label: &str,
 ) -> Result<(i64, String), crate::store::StoreError> {
     let now = state.now();
     let (id, token) = crate::web::scim::issue_token(&state.db, t.id, label.trim(), now).await?;
+    let prefix = token.get(..12).unwrap_or_default();
+    let change = Change::new("scim_token.create", Some(&id.to_string()))
+        .detail(label.trim())
+        .after(json!({"id": id, "prefix": prefix, "label": label.trim()}));
     state
         .db
-        .record_audit(
-            Some(t.id),
-            &s.admin.email,
-            "scim_token.create",
-            Some(&id.to_string()),
-            label.trim(),
-            now,
-        )
+        .record_audit(Some(t.id), &p.actor(), change, now)
         .await?;
     Ok((id, token))
 }
 
 async fn revoke_token(
     state: &AppState,
-    s: &AdminSession,
+    p: &Principal,
     t: &Tenant,
     id: i64,
 ) -> Result<bool, crate::store::StoreError> {
     let now = state.now();
     let done = state.db.revoke_scim_token(t.id, id, now).await?;
     if done {
+        let change = Change::new("scim_token.revoke", Some(&id.to_string()));
         state
             .db
-            .record_audit(
-                Some(t.id),
-                &s.admin.email,
-                "scim_token.revoke",
-                Some(&id.to_string()),
-                "",
-                now,
-            )
+            .record_audit(Some(t.id), &p.actor(), change, now)
             .await?;
     }
     Ok(done)
@@ -362,23 +446,23 @@ async fn token_create(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (s, t) = match tenant_for_page(&state, &req, &path).await {
+    let (p, t) = match common::tenant_page(&state, &req, &path).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let form = parse_form(&body);
-    if let Err(r) = check_csrf(&state, &req, &s, &form) {
+    if let Err(r) = check_csrf(&state, &req, &p, &form) {
         return r;
     }
     match create_token(
         &state,
-        &s,
+        &p,
         &t,
         form.get("label").map(String::as_str).unwrap_or(""),
     )
     .await
     {
-        Ok((_, token)) => render_tokens(&state, &s, &t, Some(token)).await,
+        Ok((_, token)) => render_tokens(&state, &p, &t, Some(token)).await,
         Err(e) => store_failure(&e),
     }
 }
@@ -390,15 +474,15 @@ async fn token_revoke(
     body: web::Bytes,
 ) -> HttpResponse {
     let (slug, id) = path.into_inner();
-    let (s, t) = match tenant_for_page(&state, &req, &slug).await {
+    let (p, t) = match common::tenant_page(&state, &req, &slug).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let form = parse_form(&body);
-    if let Err(r) = check_csrf(&state, &req, &s, &form) {
+    if let Err(r) = check_csrf(&state, &req, &p, &form) {
         return r;
     }
-    match revoke_token(&state, &s, &t, id).await {
+    match revoke_token(&state, &p, &t, id).await {
         Ok(_) => redirect(&format!("/admin/tenants/{}/scim-tokens", t.slug)),
         Err(e) => store_failure(&e),
     }
@@ -409,13 +493,13 @@ async fn api_tokens(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let (_, t) = match tenant_for_api(&state, &req, &path).await {
+    let (_, t) = match common::tenant_api(&state, &req, &path).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     match state.db.scim_tokens(t.id).await {
         Ok(list) => HttpResponse::Ok().json(json!({"scim_base_url": format!("{}/scim/v2/{}", state.public_url, t.slug), "tokens": list})),
-        Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Err(e) => Fail::from(e).json(),
     }
 }
 
@@ -425,22 +509,22 @@ async fn api_token_create(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (s, t) = match tenant_for_api(&state, &req, &path).await {
+    let (p, t) = match common::tenant_api(&state, &req, &path).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = check_csrf(&state, &req, &s, &Default::default()) {
+    if let Err(r) = api_write(&state, &req, &p) {
         return r;
     }
     let label = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("label").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_default();
-    match create_token(&state, &s, &t, &label).await {
+    match create_token(&state, &p, &t, &label).await {
         Ok((id, token)) => HttpResponse::Created().json(json!({
             "id": id, "token": token, "scim_base_url": format!("{}/scim/v2/{}", state.public_url, t.slug)
         })),
-        Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Err(e) => Fail::from(e).json(),
     }
 }
 
@@ -450,16 +534,16 @@ async fn api_token_revoke(
     path: web::Path<(String, i64)>,
 ) -> HttpResponse {
     let (slug, id) = path.into_inner();
-    let (s, t) = match tenant_for_api(&state, &req, &slug).await {
+    let (p, t) = match common::tenant_api(&state, &req, &slug).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = check_csrf(&state, &req, &s, &Default::default()) {
+    if let Err(r) = api_write(&state, &req, &p) {
         return r;
     }
-    match revoke_token(&state, &s, &t, id).await {
+    match revoke_token(&state, &p, &t, id).await {
         Ok(true) => HttpResponse::NoContent().finish(),
-        Ok(false) => api_error(StatusCode::NOT_FOUND, "not_found"),
-        Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Ok(false) => Fail::not_found().json(),
+        Err(e) => Fail::from(e).json(),
     }
 }
