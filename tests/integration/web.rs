@@ -147,6 +147,89 @@ pub(crate) async fn outstanding_with(
     (relay, Cookie::new(format!("sso_rb_{}", &rh[..16]), binding))
 }
 
+/// A freshly minted Okta-shaped response for `name_id` at tenant `slug` (signed with the
+/// fixture IdP key, unique IDs, at the env's clock): (base64 body, the request ID it
+/// answers; empty when unsolicited).
+pub(crate) async fn minted_for(
+    e: &Env,
+    slug: &str,
+    name_id: &str,
+    solicited: bool,
+) -> (String, String) {
+    use sso_gateway::saml::{MintOptions, SigningKey, SigningLayout, mint_response};
+    let key = SigningKey::from_pem(&fixture("keys/idp.key"), &fixture("keys/idp.crt")).unwrap();
+    let mut o = MintOptions::new(
+        "http://www.okta.com/exk1fxtr9ZQ8bW3aK5d7",
+        format!("{PUBLIC_URL}/saml/{slug}/metadata"),
+        format!("{PUBLIC_URL}/saml/{slug}/acs"),
+        name_id,
+        e.clock_now(),
+    );
+    let mut rnd = [0u8; 16];
+    openssl::rand::rand_bytes(&mut rnd).unwrap();
+    o.assertion_id = sso_gateway::saml::mint::okta_id(rnd);
+    o.response_id = format!("{}r", o.assertion_id);
+    o.layout = SigningLayout::Assertion;
+    let rid = if solicited {
+        format!("_req{}", &o.assertion_id[3..])
+    } else {
+        String::new()
+    };
+    if solicited {
+        o.in_response_to = Some(rid.clone());
+    }
+    let xml = mint_response(&o, &key, key.default_algorithm()).unwrap();
+    (b64(xml.as_bytes()), rid)
+}
+
+/// An outstanding request with a chosen request ID (for minted responses).
+pub(crate) async fn outstanding_for(
+    db: &Db,
+    tenant_id: i64,
+    return_to: &str,
+    request_id: &str,
+) -> (String, Cookie<'static>) {
+    let relay = format!("relay-for-{request_id}");
+    let binding = "binding-secret-0123456789".to_string();
+    let rh = token_hash(&relay);
+    db.save_authn_request(
+        &rh,
+        tenant_id,
+        request_id,
+        return_to,
+        &token_hash(&binding),
+        time(NOW) + chrono::Duration::minutes(10),
+        RequestPurpose::App,
+    )
+    .await
+    .unwrap();
+    (relay, Cookie::new(format!("sso_rb_{}", &rh[..16]), binding))
+}
+
+/// POST a base64 SAMLResponse to the ACS.
+pub(crate) async fn post_acs_body<S>(
+    svc: &S,
+    slug: &str,
+    b64_body: &str,
+    relay: Option<&str>,
+    cookies: &[Cookie<'static>],
+) -> ServiceResponse
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let mut form = vec![("SAMLResponse".to_string(), b64_body.to_string())];
+    if let Some(r) = relay {
+        form.push(("RelayState".into(), r.into()));
+    }
+    let mut req = test::TestRequest::post()
+        .uri(&format!("/saml/{slug}/acs"))
+        .set_form(form);
+    for c in cookies {
+        req = req.cookie(c.clone());
+    }
+    test::call_service(svc, req.to_request()).await
+}
+
 pub(crate) async fn post_acs<S>(
     svc: &S,
     slug: &str,

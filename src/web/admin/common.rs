@@ -144,23 +144,26 @@ impl From<StoreError> for Fail {
 
 impl From<LicenseError> for Fail {
     fn from(e: LicenseError) -> Self {
-        let status = match e {
-            LicenseError::UnknownUser | LicenseError::UnknownGroup => StatusCode::NOT_FOUND,
-            LicenseError::UnknownLicense(_) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::CONFLICT,
-        };
-        Fail::new(status, e.code(), e.to_string())
+        match e {
+            // Like any missing object: the same answer whether it exists elsewhere or not.
+            LicenseError::UnknownUser | LicenseError::UnknownGroup => {
+                Fail::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            LicenseError::UnknownLicense(_) => Fail::bad(e.code(), e.to_string()),
+            _ => Fail::new(StatusCode::CONFLICT, e.code(), e.to_string()),
+        }
     }
 }
 
 impl From<NumberError> for Fail {
     fn from(e: NumberError) -> Self {
-        let status = match e {
-            NumberError::Invalid(_) => StatusCode::BAD_REQUEST,
-            NumberError::Taken(_) => StatusCode::CONFLICT,
-            NumberError::UnknownUser => StatusCode::NOT_FOUND,
-        };
-        Fail::new(status, e.code(), e.to_string())
+        match e {
+            NumberError::Invalid(_) => Fail::bad(e.code(), e.to_string()),
+            NumberError::Taken(_) => Fail::new(StatusCode::CONFLICT, e.code(), e.to_string()),
+            NumberError::UnknownUser => {
+                Fail::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+        }
     }
 }
 

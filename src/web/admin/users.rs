@@ -959,6 +959,11 @@ async fn api_patch(
 ) -> HttpResponse {
     let (slug, id) = path.into_inner();
     api_act(&state, &req, &slug, id, |state, p, t| async move {
+        state
+            .db
+            .user_summary(t.id, id)
+            .await?
+            .ok_or_else(Fail::not_found)?;
         let v = json_body(&body)?;
         let obj = v
             .as_object()
