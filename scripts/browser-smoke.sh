@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sign in to the demo in headless Chromium, as a newcomer would. Installs Debian's
-# chromium and playwright-core (npm, under target/browser) when missing, starts
-# `serve --demo` on a free port with a throwaway database, and stops it afterwards.
+# The browser tests, in headless Chromium against `serve --demo`: a newcomer signs in to
+# the demo (demo-smoke.mjs), and the Configuration Manager at phone and laptop widths
+# (console.mjs). Installs Debian's chromium and playwright-core (npm, under
+# target/browser) when missing, starts `serve --demo` on a free port with a throwaway
+# database, and stops it afterwards. Screenshots: $SHOTS (default target/browser/shots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x /usr/bin/chromium ]; then
@@ -26,5 +28,13 @@ for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-cp tests/browser/demo-smoke.mjs "$PW/demo-smoke.mjs"
-SHOTS="${SHOTS:-target/browser/shots}" node "$PW/demo-smoke.mjs" "http://127.0.0.1:$port"
+status=0
+for t in demo-smoke console; do
+  cp "tests/browser/$t.mjs" "$PW/$t.mjs"
+  SHOTS="${SHOTS:-target/browser/shots}" node "$PW/$t.mjs" "http://127.0.0.1:$port" || status=1
+done
+if [ "$status" -ne 0 ]; then
+  echo "browser tests failed; the server's log:" >&2
+  tail -n 40 "$work/serve.log" >&2
+fi
+exit "$status"

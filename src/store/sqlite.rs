@@ -148,6 +148,7 @@ impl Db {
             "DELETE FROM used_app_tokens WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE absolute_expiry_at <= $1 - 86400 OR revoked_at <= $1 - 86400",
             "DELETE FROM admin_sessions WHERE expires_at <= $1",
+            "DELETE FROM admin_tickets WHERE expires_at <= $1",
         ] {
             n += sqlx::query(sql)
                 .bind(t)
