@@ -51,7 +51,7 @@ pub use error::{DecryptionFailure, SamlError};
 pub use explain::{Check, Trace};
 pub use keys::SpKeyPair;
 pub use metadata::IdpMetadata;
-pub use mint::{MintOptions, SigningLayout, mint_response};
+pub use mint::{MintOptions, SigningLayout, mint_encrypted_response, mint_response};
 pub use replay::{InMemoryReplayCache, ReplayCache, ReplayStoreError};
 pub use sign::{SigningKey, sign_element};
 pub use trust::{IdpTrust, TrustedCertificate};
