@@ -114,7 +114,7 @@ impl SigningKey {
 
     /// Sign `data` with `alg`; ECDSA signatures are returned as raw `r || s`, each half
     /// left-padded to the curve's byte size (XML-DSig 1.1).
-    fn sign(&self, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, SamlError> {
+    pub(super) fn sign(&self, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, SamlError> {
         if alg.key != self.kind {
             return Err(failed(format!(
                 "algorithm {} does not fit this {} key",

@@ -24,3 +24,4 @@ mod scim_filter;
 mod scim_patch;
 mod scim_sql;
 mod web;
+mod xmlenc;
