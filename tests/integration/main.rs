@@ -18,6 +18,7 @@ mod fixtures;
 mod mint;
 mod mutations;
 mod oracle;
+mod outbound;
 mod purity;
 mod scim;
 mod scim_filter;
