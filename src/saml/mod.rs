@@ -252,6 +252,11 @@ pub fn verify_response_traced(
         .transpose()?;
     let (assertion_doc, assertion_node) = match (&assertion_reparsed, &opened.decrypted) {
         (Some(d), _) => (d, d.root()),
+        // Belt and braces: an unsigned decrypted Assertion is only ever used under a
+        // verified Response signature (open_encrypted refuses it otherwise).
+        (None, Some(_)) if response_verified.is_none() => {
+            return Err(SamlError::DecryptedAssertionUnsigned);
+        }
         // Decrypted from the verified Response bytes (the Response signature covers the
         // ciphertext, the EncryptedKey and the algorithms), so these are verified bytes.
         (None, Some((d, n))) => (d, *n),
