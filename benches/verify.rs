@@ -1,5 +1,6 @@
-//! Verifications per second for an Okta-shaped response (~8 KB) and a large one
-//! (~56 KB), plus the RSA-2048 verify alone for comparison.
+//! Verifications per second for an Okta-shaped response (~8 KB), a large one (~56 KB)
+//! and encrypted ones (one RSA-2048 decryption more), plus the RSA-2048 verify alone for
+//! comparison.
 //! Run: `cargo bench --bench verify`.
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +15,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sso_gateway::saml::{
-    IdpMetadata, ReplayCache, ReplayStoreError, SpSettings, VerifyContext, verify_response,
+    DecryptionKey, IdpMetadata, ReplayCache, ReplayStoreError, SpSettings, VerifyContext,
+    verify_response,
 };
 
 /// Accepts every assertion ID, so one fixture can be verified repeatedly.
@@ -45,10 +47,12 @@ fn bench(c: &mut Criterion) {
         .unwrap()
         .trust()
         .unwrap();
-    let sp = SpSettings::new(
+    let mut sp = SpSettings::new(
         "https://sso.example.test/saml/acme/metadata",
         "https://sso.example.test/saml/acme/acs",
     );
+    // For the encrypted fixtures (issue 7): one RSA-2048 private-key operation each.
+    sp.decryption_keys = vec![DecryptionKey::from_pem(&fixture("keys/sp-enc.key")).unwrap()];
     let now = DateTime::parse_from_rfc3339("2026-06-01T12:01:00Z")
         .unwrap()
         .with_timezone(&Utc);
@@ -59,6 +63,14 @@ fn bench(c: &mut Criterion) {
         ("okta_response_signed", "responses/okta-response-signed.xml"),
         ("okta_both_signed", "responses/okta-both-signed.xml"),
         ("large_assertion_signed", "responses/large-response.xml"),
+        (
+            "okta_encrypted_response_signed_aes256_cbc",
+            "encrypted/okta-response-signed-aes256-cbc-mgf1p-sha1.xml",
+        ),
+        (
+            "okta_encrypted_both_signed_aes256_gcm",
+            "encrypted/okta-both-signed-aes256-gcm-mgf1p-sha1.xml",
+        ),
     ] {
         let bytes = fixture(file);
         group.throughput(Throughput::Elements(1));

@@ -16,10 +16,11 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# Tests: lxml is the exclusive-C14N oracle (differential corpus); signxml regenerates/cross-checks fixtures.
-if ! python3 -c 'import lxml, signxml' 2>/dev/null; then
-  echo "setup: installing Python packages lxml, signxml"
-  python3 -m pip install --quiet --disable-pip-version-check lxml signxml
+# Tests: lxml is the exclusive-C14N oracle (differential corpus); signxml regenerates/cross-checks fixtures;
+# cryptography encrypts the fixtures xmlsec1 cannot (tests/fixtures/pyxmlenc.py).
+if ! python3 -c 'import lxml, signxml, cryptography' 2>/dev/null; then
+  echo "setup: installing Python packages lxml, signxml, cryptography"
+  python3 -m pip install --quiet --disable-pip-version-check lxml signxml cryptography
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo (Rust 1.95+) is required" >&2; exit 1; }

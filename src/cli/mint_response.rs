@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::saml::algorithms::{KeyKind, SignatureAlgorithm};
 use crate::saml::mint::{self, MintOptions, SigningLayout};
 use crate::saml::sign::SigningKey;
+use crate::saml::xmlenc::{BlockCipher, EncryptOptions, KeyPlacement, KeyTransport};
 
 /// The signing layouts, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,6 +45,12 @@ Example (the test fixtures' IdP):
     --audience https://sso.example.test/saml/acme/metadata \\
     --acs-url https://sso.example.test/saml/acme/acs \\
     --name-id jane.doe@acme.example --attribute groups=Sales --attribute groups=Support
+
+With --encrypt-to SP.crt the Assertion is encrypted to that SP certificate, as Okta does:
+--layout assertion signs the Assertion and then encrypts it (Response unsigned); response
+encrypts the unsigned Assertion and signs the Response over the EncryptedAssertion; both
+does both. Defaults are Okta's: aes256-cbc, rsa-oaep-mgf1p (SHA-1), the EncryptedKey as a
+sibling named by RetrievalMethod.
 
 These are test keys and test assertions: never give this command a production IdP key.
 
@@ -104,6 +111,36 @@ pub struct Args {
     /// Write DIR/response-000001.xml, ... instead of printing (created if missing).
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
+    /// Encrypt the Assertion to this SP certificate (PEM, RSA): an EncryptedAssertion.
+    #[arg(long, value_name = "CERT.pem")]
+    encrypt_to: Option<PathBuf>,
+    /// Block cipher: aes128-cbc|aes192-cbc|aes256-cbc|aes128-gcm|aes192-gcm|aes256-gcm.
+    #[arg(long, value_name = "CIPHER", default_value = "aes256-cbc", value_parser = parse_cipher,
+          requires = "encrypt_to")]
+    block_cipher: BlockCipher,
+    /// Key transport: rsa-oaep-mgf1p[:DIGEST] or rsa-oaep[:DIGEST[:MGF1-HASH]], hashes
+    /// sha1|sha224|sha256|sha384|sha512 (default sha1).
+    #[arg(long, value_name = "ALG", default_value = "rsa-oaep-mgf1p", value_parser = parse_transport,
+          requires = "encrypt_to")]
+    key_transport: KeyTransport,
+    /// Put the EncryptedKey inside EncryptedData/KeyInfo instead of Okta's sibling +
+    /// RetrievalMethod.
+    #[arg(long, requires = "encrypt_to")]
+    key_in_keyinfo: bool,
+}
+
+fn parse_cipher(s: &str) -> Result<BlockCipher, String> {
+    BlockCipher::from_name(&s.to_ascii_lowercase()).ok_or_else(|| {
+        format!("unknown block cipher '{s}' (aes128-cbc, aes192-cbc, aes256-cbc, aes128-gcm, aes192-gcm, aes256-gcm)")
+    })
+}
+
+fn parse_transport(s: &str) -> Result<KeyTransport, String> {
+    KeyTransport::from_spec(&s.to_ascii_lowercase()).ok_or_else(|| {
+        format!(
+            "unknown key transport '{s}' (rsa-oaep-mgf1p[:DIGEST] or rsa-oaep[:DIGEST[:MGF1-HASH]])"
+        )
+    })
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
@@ -147,6 +184,10 @@ fn random<const N: usize>() -> Result<[u8; N], String> {
     Ok(buf)
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
@@ -182,6 +223,23 @@ fn run_inner(args: Args) -> Result<(), String> {
         Layout::Assertion => SigningLayout::Assertion,
         Layout::Both => SigningLayout::Both,
     };
+    let encryption = match &args.encrypt_to {
+        Some(path) => Some((
+            openssl::x509::X509::from_pem(&read(path)?)
+                .map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?,
+            EncryptOptions {
+                cipher: args.block_cipher,
+                transport: args.key_transport,
+                placement: if args.key_in_keyinfo {
+                    KeyPlacement::KeyInfo
+                } else {
+                    KeyPlacement::RetrievalMethod
+                },
+                ..EncryptOptions::default()
+            },
+        )),
+        None => None,
+    };
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -209,7 +267,16 @@ fn run_inner(args: Args) -> Result<(), String> {
         used.insert(opts.assertion_id.clone());
         used.insert(opts.session_index.clone());
 
-        let xml = mint::mint_response(&opts, &key, alg).map_err(|e| e.to_string())?;
+        let xml = match &encryption {
+            Some((cert, enc)) => {
+                let mut enc = enc.clone();
+                enc.data_id = format!("_{}", hex(&random::<16>()?));
+                enc.key_id = format!("_{}", hex(&random::<16>()?));
+                mint::mint_encrypted_response(&opts, &key, alg, cert, &enc)
+            }
+            None => mint::mint_response(&opts, &key, alg),
+        }
+        .map_err(|e| e.to_string())?;
         let body = if args.base64 {
             b64.encode(xml.as_bytes())
         } else {

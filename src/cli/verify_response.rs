@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::clock::{Clock, SystemClock};
 use crate::saml::{
-    IdpMetadata, IdpTrust, InMemoryReplayCache, SamlError, SpSettings, Trace, VerifiedAssertion,
-    VerifyContext, verify_response_traced,
+    DecryptionKey, IdpMetadata, IdpTrust, InMemoryReplayCache, SamlError, SpSettings, Trace,
+    VerifiedAssertion, VerifyContext, verify_response_traced,
 };
 
 #[derive(Debug, clap::Args)]
@@ -19,11 +19,17 @@ Each FILE is raw XML or the base64 SAMLResponse form value (detected); '-' reads
 Files are verified in order in one process and share one replay cache, so the same
 assertion given twice is reported as a replay the second time.
 
+An EncryptedAssertion is decrypted with the --sp-key private keys (PEM, RSA), tried in
+the order given (current, then next). Without --sp-key it is refused
+(decryption_key_missing). Decryption failures are all reported as decryption_failed;
+the JSON then carries a \"detail\" with the precise reason (this is your own key: the
+detail is for you, never for the sender).
+
 Output: one JSON object per file and line, either
   {\"file\":..,\"valid\":true,\"issuer\":..,\"name_id\":..,\"name_id_format\":..,\"session_index\":..,
    \"attributes\":{\"name\":[\"v\",..]},\"not_on_or_after\":..}
 or
-  {\"file\":..,\"valid\":false,\"error\":\"<stable code>\",\"message\":\"<human sentence>\"}
+  {\"file\":..,\"valid\":false,\"error\":\"<stable code>\",\"message\":\"<human sentence>\"[,\"detail\":..]}
 
 Exit status: 0 every file valid, 1 some file invalid, 2 usage or I/O error.")]
 pub struct Args {
@@ -52,6 +58,13 @@ pub struct Args {
     /// Accept SHA-1 signatures and digests (legacy IdPs only).
     #[arg(long)]
     allow_sha1: bool,
+    /// An SP private key (PEM) that decrypts EncryptedAssertions (repeatable: current,
+    /// then next key during a rollover).
+    #[arg(long = "sp-key", value_name = "KEY.pem")]
+    sp_keys: Vec<PathBuf>,
+    /// Refuse responses whose Assertion is not itself signed (WantAssertionsSigned).
+    #[arg(long)]
+    require_signed_assertions: bool,
     /// Add the list of checks performed, each with pass/fail and the values compared.
     #[arg(long)]
     explain: bool,
@@ -74,6 +87,17 @@ fn read_input(file: &str) -> std::io::Result<Vec<u8>> {
     } else {
         std::fs::read(file)
     }
+}
+
+fn load_keys(paths: &[PathBuf]) -> Result<Vec<DecryptionKey>, String> {
+    paths
+        .iter()
+        .map(|p| {
+            let pem = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            DecryptionKey::from_pem(&pem)
+                .map_err(|e| format!("{}: {e} ({})", p.display(), e.code()))
+        })
+        .collect()
 }
 
 fn load_trust(path: &PathBuf) -> Result<IdpTrust, String> {
@@ -105,13 +129,20 @@ pub fn verdict_json(
             "signed": a.signed(),
             "signature_algorithm": a.signature_algorithm(),
             "verified_by": a.verified_by(),
+            "encrypted": a.encryption(),
         }),
-        Err(e) => json!({
-            "file": file,
-            "valid": false,
-            "error": e.code(),
-            "message": e.to_string(),
-        }),
+        Err(e) => {
+            let mut v = json!({
+                "file": file,
+                "valid": false,
+                "error": e.code(),
+                "message": e.to_string(),
+            });
+            if let (Some(d), Some(obj)) = (e.log_detail(), v.as_object_mut()) {
+                obj.insert("detail".into(), Value::String(d.to_string()));
+            }
+            v
+        }
     };
     if let (Some(t), Some(obj)) = (trace, v.as_object_mut()) {
         obj.insert(
@@ -123,17 +154,20 @@ pub fn verdict_json(
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let trust = match load_trust(&args.idp_metadata) {
-        Ok(t) => t,
-        Err(msg) => {
-            eprintln!("sso-gateway verify-response: {msg}");
-            return ExitCode::from(2);
-        }
-    };
+    let (trust, decryption_keys) =
+        match load_trust(&args.idp_metadata).and_then(|t| Ok((t, load_keys(&args.sp_keys)?))) {
+            Ok(t) => t,
+            Err(msg) => {
+                eprintln!("sso-gateway verify-response: {msg}");
+                return ExitCode::from(2);
+            }
+        };
     let mut sp = SpSettings::new(args.sp_entity_id, args.acs_url);
     sp.clock_skew = Duration::seconds(args.clock_skew);
     sp.allow_unsolicited = args.allow_unsolicited;
     sp.allow_sha1 = args.allow_sha1;
+    sp.decryption_keys = decryption_keys;
+    sp.require_signed_assertions = args.require_signed_assertions;
     let now = args.now.unwrap_or_else(|| SystemClock.now());
     let mut cache = InMemoryReplayCache::new();
 

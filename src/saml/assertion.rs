@@ -13,6 +13,17 @@ pub struct SignedParts {
     pub assertion: bool,
 }
 
+/// How an encrypted assertion was decrypted (absent for plain assertions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EncryptionInfo {
+    /// `aes256-cbc`, `aes128-gcm`, ...
+    pub block_cipher: String,
+    /// `rsa-oaep-mgf1p(sha1)`, `rsa-oaep(sha256, mgf1sha256)`, ...
+    pub key_transport: String,
+    /// SHA-256 fingerprint of the SP public key whose private key decrypted it.
+    pub decrypted_with: String,
+}
+
 /// An assertion whose signature, issuer, audience, recipient, time window, request
 /// correlation and freshness were all verified. Every value was read from the
 /// verified canonical bytes.
@@ -32,6 +43,7 @@ pub struct VerifiedAssertion {
     signed: SignedParts,
     verified_by: String,
     signature_algorithm: String,
+    encryption: Option<EncryptionInfo>,
 }
 
 /// The parts of a [`VerifiedAssertion`], gathered by the verifier. Crate-private to
@@ -51,6 +63,7 @@ pub(super) struct Parts {
     pub signed: SignedParts,
     pub verified_by: String,
     pub signature_algorithm: String,
+    pub encryption: Option<EncryptionInfo>,
 }
 
 impl VerifiedAssertion {
@@ -70,6 +83,7 @@ impl VerifiedAssertion {
             signed: p.signed,
             verified_by: p.verified_by,
             signature_algorithm: p.signature_algorithm,
+            encryption: p.encryption,
         }
     }
 
@@ -129,5 +143,9 @@ impl VerifiedAssertion {
     }
     pub fn signature_algorithm(&self) -> &str {
         &self.signature_algorithm
+    }
+    /// How the assertion was decrypted, when it arrived as an EncryptedAssertion.
+    pub fn encryption(&self) -> Option<&EncryptionInfo> {
+        self.encryption.as_ref()
     }
 }

@@ -11,9 +11,10 @@ use flate2::write::DeflateEncoder;
 use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
 
-use super::algorithms::{KeyKind, SignatureAlgorithm};
+use super::algorithms::{Digest, SignatureAlgorithm};
 use super::dsig::AlgorithmPolicy;
 use super::error::SamlError;
+use super::sign::SigningKey;
 use super::trust::TrustedCertificate;
 
 /// RSA-SHA256, the default for signed redirect messages.
@@ -54,8 +55,60 @@ pub fn inflate_base64(b64: &str, limit: usize) -> Result<Vec<u8>, SamlError> {
     Ok(out)
 }
 
+/// The query string of a Redirect-binding message, up to and including `SigAlg` when
+/// `sig_alg` is given: `param=..&RelayState=..&SigAlg=..` in that order, each value
+/// DEFLATE+base64 (the message) or as is, then URL-encoded. With a `SigAlg` these are
+/// exactly the octets the signature covers (SAML bindings §3.4.4.1).
+pub fn redirect_query(
+    param: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    sig_alg: Option<&str>,
+) -> Result<String, SamlError> {
+    let mut query = format!("{param}={}", urlencode(&deflate_base64(xml)?));
+    if let Some(rs) = relay_state {
+        query.push_str("&RelayState=");
+        query.push_str(&urlencode(rs));
+    }
+    if let Some(alg) = sig_alg {
+        query.push_str("&SigAlg=");
+        query.push_str(&urlencode(alg));
+    }
+    Ok(query)
+}
+
+/// Build a signed Redirect-binding URL (SAML bindings §3.4.4.1) for `param`
+/// ("SAMLRequest" or "SAMLResponse"): the signature with `alg` covers exactly
+/// `param=..&RelayState=..&SigAlg=..` as URL-encoded in the URL, and is appended as
+/// `&Signature=` (base64, URL-encoded). RSA-SHA256/384/512 are PKCS#1 v1.5; ECDSA
+/// signatures are the XML-DSig raw `r || s`. SHA-1 is refused. The XML must carry no
+/// enveloped signature (the binding forbids it).
+pub fn signed_redirect_url(
+    destination: &str,
+    param: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    key: &SigningKey,
+    alg: SignatureAlgorithm,
+) -> Result<String, SamlError> {
+    if alg.digest == Digest::Sha1 {
+        return Err(SamlError::SigningFailed(
+            "SHA-1 signatures are not produced".into(),
+        ));
+    }
+    let mut query = redirect_query(param, xml, relay_state, Some(alg.uri()))?;
+    let sig = key.sign(alg, query.as_bytes())?;
+    query.push_str("&Signature=");
+    query.push_str(&urlencode(
+        &base64::engine::general_purpose::STANDARD.encode(sig),
+    ));
+    let sep = if destination.contains('?') { '&' } else { '?' };
+    Ok(format!("{destination}{sep}{query}"))
+}
+
 /// Build a Redirect-binding URL for `param` ("SAMLRequest" or "SAMLResponse"), signed
-/// when a key is given.
+/// with RSA-SHA256 when a key is given (see [`signed_redirect_url`] for other
+/// algorithms and ECDSA keys).
 pub fn redirect_url(
     destination: &str,
     param: &str,
@@ -63,14 +116,13 @@ pub fn redirect_url(
     relay_state: Option<&str>,
     key: Option<&PKey<Private>>,
 ) -> Result<String, SamlError> {
-    let mut query = format!("{param}={}", urlencode(&deflate_base64(xml)?));
-    if let Some(rs) = relay_state {
-        query.push_str("&RelayState=");
-        query.push_str(&urlencode(rs));
-    }
+    let mut query = redirect_query(
+        param,
+        xml,
+        relay_state,
+        key.is_some().then_some(SIG_RSA_SHA256),
+    )?;
     if let Some(key) = key {
-        query.push_str("&SigAlg=");
-        query.push_str(&urlencode(SIG_RSA_SHA256));
         let mut signer = Signer::new(openssl::hash::MessageDigest::sha256(), key)
             .map_err(|e| SamlError::SignatureMalformed(e.to_string()))?;
         let sig = signer
@@ -85,7 +137,9 @@ pub fn redirect_url(
     Ok(format!("{destination}{sep}{query}"))
 }
 
-fn urlencode(s: &str) -> String {
+/// Percent-encode everything but unreserved characters (RFC 3986), as the query values
+/// of [`redirect_url`] are encoded.
+pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3 / 2);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -209,18 +263,9 @@ pub fn verify_redirect_signature(
             alg.name()
         )));
     }
-    if alg.key != KeyKind::Rsa {
-        return Err(SamlError::AlgorithmUnsupported(format!(
-            "redirect SigAlg {}",
-            alg.name()
-        )));
-    }
+    // RSA PKCS#1 v1.5, or ECDSA as XML-DSig raw r || s, each only with a key of its kind.
     keys.iter()
-        .position(|k| {
-            openssl::sign::Verifier::new(alg.digest.message_digest(), k.public_key())
-                .and_then(|mut v| v.verify_oneshot(signature, signed.as_bytes()))
-                .unwrap_or(false)
-        })
+        .position(|k| super::dsig::verify_with_key(k, alg, signed.as_bytes(), signature))
         .ok_or(SamlError::SignatureInvalid("redirect-binding"))
 }
 

@@ -366,7 +366,7 @@ fn verify_inner(
 }
 
 /// True when `signature` over `data` verifies with this key under `alg`.
-fn verify_with_key(
+pub(super) fn verify_with_key(
     cert: &TrustedCertificate,
     alg: SignatureAlgorithm,
     data: &[u8],

@@ -49,8 +49,30 @@ pub enum SamlError {
     MultipleAssertions(usize),
     #[error("the only Assertion is not a direct child of the Response")]
     AssertionMisplaced,
-    #[error("encrypted assertions are not supported yet")]
-    EncryptedAssertionUnsupported,
+    #[error("unsupported encrypted assertion: {0}")]
+    EncryptedAssertionUnsupported(String),
+
+    // ---- XML encryption (encrypted assertions, issue 7) ---------------------------------
+    #[error("the Response carries an EncryptedAssertion but no SP decryption key is configured")]
+    DecryptionKeyMissing,
+    #[error("unsupported block encryption algorithm {0}")]
+    EncryptionAlgorithmUnsupported(String),
+    #[error("unsupported key transport {0}")]
+    KeyTransportUnsupported(String),
+    #[error(
+        "RSA PKCS#1 v1.5 key transport (xmlenc#rsa-1_5) is refused: it is open to Bleichenbacher's padding-oracle attack; the IdP must use RSA-OAEP"
+    )]
+    Rsa15KeyTransportRefused,
+    /// Every way decryption can fail looks the same to the sender (no padding or OAEP
+    /// oracle); the precise reason is only in [`SamlError::log_detail`].
+    #[error("the encrypted assertion could not be decrypted with the SP's keys")]
+    DecryptionFailed(DecryptionFailure),
+    #[error(
+        "the decrypted Assertion is not signed and neither is the Response: one of them must be"
+    )]
+    DecryptedAssertionUnsigned,
+    #[error("this SP requires the Assertion itself to be signed (WantAssertionsSigned)")]
+    AssertionSignatureRequired,
 
     // ---- XML signature ------------------------------------------------------------------
     #[error("neither the Response nor the Assertion is signed")]
@@ -149,6 +171,44 @@ pub enum SamlError {
     // ---- producing messages (sign.rs, mint.rs; test and load tooling) -------------------
     #[error("cannot sign: {0}")]
     SigningFailed(String),
+    #[error("cannot encrypt: {0}")]
+    EncryptionFailed(String),
+
+    // ---- SP keys (keys.rs) ----------------------------------------------------------------
+    #[error("SP key refused: {0}")]
+    SpKeyInvalid(String),
+    #[error("the sealed private key is malformed: {0}")]
+    SealedKeyMalformed(String),
+    #[error(
+        "the master key does not open this sealed private key (wrong master key, wrong context, or the sealed value was altered)"
+    )]
+    SealedKeyWrongMasterKey,
+}
+
+/// The precise reason a decryption failed, for the log only. Its `Debug` and the
+/// error's `Display` do not show it; read it with [`SamlError::log_detail`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct DecryptionFailure {
+    reason: String,
+}
+
+impl DecryptionFailure {
+    pub(super) fn new(reason: impl Into<String>) -> Self {
+        DecryptionFailure {
+            reason: reason.into(),
+        }
+    }
+
+    /// The precise reason (for logs; never show it to the sender).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl std::fmt::Debug for DecryptionFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecryptionFailure { .. }")
+    }
 }
 
 impl SamlError {
@@ -173,7 +233,14 @@ impl SamlError {
             AssertionMissing => "assertion_missing",
             MultipleAssertions(_) => "multiple_assertions",
             AssertionMisplaced => "assertion_misplaced",
-            EncryptedAssertionUnsupported => "encrypted_assertion_unsupported",
+            EncryptedAssertionUnsupported(_) => "encrypted_assertion_unsupported",
+            DecryptionKeyMissing => "decryption_key_missing",
+            EncryptionAlgorithmUnsupported(_) => "encryption_algorithm_unsupported",
+            KeyTransportUnsupported(_) => "key_transport_unsupported",
+            Rsa15KeyTransportRefused => "rsa1_5_key_transport_refused",
+            DecryptionFailed(_) => "decryption_failed",
+            DecryptedAssertionUnsigned => "decrypted_assertion_unsigned",
+            AssertionSignatureRequired => "assertion_signature_required",
             SignatureMissing => "signature_missing",
             SignatureMalformed(_) => "signature_malformed",
             MultipleSignatures(_) => "multiple_signatures",
@@ -208,6 +275,29 @@ impl SamlError {
             Replayed(_) => "replayed",
             TimestampInvalid(_) => "timestamp_invalid",
             SigningFailed(_) => "signing_failed",
+            EncryptionFailed(_) => "encryption_failed",
+            SpKeyInvalid(_) => "sp_key_invalid",
+            SealedKeyMalformed(_) => "sealed_key_malformed",
+            SealedKeyWrongMasterKey => "sealed_key_wrong_master_key",
+        }
+    }
+
+    /// What the log should keep beyond the public sentence: the precise reason of a
+    /// [`SamlError::DecryptionFailed`] (which key failed how). `None` for every other
+    /// error, whose `Display` already says everything.
+    pub fn log_detail(&self) -> Option<&str> {
+        match self {
+            SamlError::DecryptionFailed(f) => Some(f.reason()),
+            _ => None,
+        }
+    }
+
+    /// The sentence for logs: `Display`, plus the [`SamlError::log_detail`] when there
+    /// is one. Never show this to the sender of the message.
+    pub fn log_message(&self) -> String {
+        match self.log_detail() {
+            Some(d) => format!("{self} [detail: {d}]"),
+            None => self.to_string(),
         }
     }
 
@@ -231,6 +321,13 @@ impl SamlError {
         "multiple_assertions",
         "assertion_misplaced",
         "encrypted_assertion_unsupported",
+        "decryption_key_missing",
+        "encryption_algorithm_unsupported",
+        "key_transport_unsupported",
+        "rsa1_5_key_transport_refused",
+        "decryption_failed",
+        "decrypted_assertion_unsigned",
+        "assertion_signature_required",
         "signature_missing",
         "signature_malformed",
         "multiple_signatures",
@@ -265,5 +362,9 @@ impl SamlError {
         "replayed",
         "timestamp_invalid",
         "signing_failed",
+        "encryption_failed",
+        "sp_key_invalid",
+        "sealed_key_malformed",
+        "sealed_key_wrong_master_key",
     ];
 }

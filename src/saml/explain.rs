@@ -53,6 +53,11 @@ impl Trace {
         r
     }
 
+    /// Append the checks of another trace (a step recorded on the side).
+    pub fn extend(&mut self, other: Trace) {
+        self.checks.extend(other.checks);
+    }
+
     pub fn checks(&self) -> &[Check] {
         &self.checks
     }

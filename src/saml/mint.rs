@@ -14,10 +14,13 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use super::algorithms::SignatureAlgorithm;
 use super::error::SamlError;
-use super::sign::{SigningKey, escape_attr, escape_text, sign_element};
+use super::sign::{
+    SigningKey, element_markup, escape_attr, escape_text, replace_element, sign_element,
+};
 use super::structure::{NS_SAML, NS_SAMLP, STATUS_SUCCESS};
 #[cfg(test)]
 use super::xml;
+use super::xmlenc::{EncryptOptions, encrypt_assertion};
 
 const NS_XS: &str = "http://www.w3.org/2001/XMLSchema";
 const NS_XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -272,6 +275,39 @@ pub fn mint_response(
         SigningLayout::Both => {
             let a = sign_element(&unsigned, &opts.assertion_id, key, alg)?;
             sign_element(&a, &opts.response_id, key, alg)
+        }
+    }
+}
+
+/// Mint a Response whose Assertion is encrypted to `recipient` (an SP encryption
+/// certificate) as `enc` says, signed as Okta does it:
+/// - `Assertion`: the Assertion is signed, then encrypted; the Response is unsigned;
+/// - `Response`: the Assertion is encrypted unsigned; the Response is signed over the
+///   `EncryptedAssertion` (its digest covers the encrypted form);
+/// - `Both`: the Assertion is signed and encrypted, then the Response is signed.
+///
+/// The content key, IVs and OAEP seeds are random (openssl), so every call differs.
+pub fn mint_encrypted_response(
+    opts: &MintOptions,
+    key: &SigningKey,
+    alg: SignatureAlgorithm,
+    recipient: &openssl::x509::X509,
+    enc: &EncryptOptions,
+) -> Result<String, SamlError> {
+    let unsigned = unsigned_response(opts)?;
+    let with_assertion = match opts.layout {
+        SigningLayout::Assertion | SigningLayout::Both => {
+            sign_element(&unsigned, &opts.assertion_id, key, alg)?
+        }
+        SigningLayout::Response => unsigned,
+    };
+    let assertion = element_markup(&with_assertion, &opts.assertion_id)?;
+    let encrypted = encrypt_assertion(&assertion, recipient, enc)?;
+    let replaced = replace_element(&with_assertion, &opts.assertion_id, &encrypted)?;
+    match opts.layout {
+        SigningLayout::Assertion => Ok(replaced),
+        SigningLayout::Response | SigningLayout::Both => {
+            sign_element(&replaced, &opts.response_id, key, alg)
         }
     }
 }

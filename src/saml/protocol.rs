@@ -5,12 +5,15 @@ use chrono::{DateTime, Utc};
 use samael::schema::{AuthnRequest, Issuer, NameIdPolicy};
 use samael::traits::ToXml;
 
+use super::algorithms::{NS_DSIG, SignatureAlgorithm};
 use super::dsig::{self, AlgorithmPolicy};
 use super::error::SamlError;
 use super::explain::Trace;
+use super::sign::{SigningKey, sign_element};
 use super::structure::{NS_SAML, NS_SAMLP};
-use super::trust::IdpTrust;
+use super::trust::{IdpTrust, TrustedCertificate};
 use super::xml::{self, Limits};
+use super::xmlenc::{self, BlockCipher};
 
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -77,12 +80,129 @@ pub fn authn_request(
         .map_err(|e| SamlError::SchemaInvalid(format!("AuthnRequest serialisation: {e:?}")))
 }
 
-/// Our SP metadata for one tenant.
-pub fn sp_metadata(entity_id: &str, acs_url: &str, slo_url: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{eid}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+/// An SP-initiated AuthnRequest for the HTTP-POST binding, with an enveloped signature
+/// (placed after `saml:Issuer`, exc-c14n, one Reference to the request's ID). The caller
+/// base64-encodes it into the `SAMLRequest` form field. For the Redirect binding use the
+/// unsigned [`authn_request`] with [`super::binding::signed_redirect_url`] instead (the
+/// binding forbids an enveloped signature there).
+pub fn signed_authn_request(
+    id: &str,
+    now: DateTime<Utc>,
+    idp_sso_url: &str,
+    sp_entity_id: &str,
+    acs_url: &str,
+    key: &SigningKey,
+    alg: SignatureAlgorithm,
+) -> Result<String, SamlError> {
+    let xml = authn_request(id, now, idp_sso_url, sp_entity_id, acs_url)?;
+    sign_element(&xml, id, key, alg)
+}
+
+/// Enveloped-sign a protocol message we produced (LogoutRequest, LogoutResponse,
+/// AuthnRequest) by the `ID` of its document element, for the HTTP-POST binding.
+pub fn sign_message(
+    xml: &str,
+    key: &SigningKey,
+    alg: SignatureAlgorithm,
+) -> Result<String, SamlError> {
+    let doc = xml::parse(xml.as_bytes(), &Limits::default())?;
+    let id = doc
+        .element(doc.root())
+        .and_then(|e| e.attr("ID"))
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| SamlError::SigningFailed("the message has no ID".into()))?
+        .to_string();
+    sign_element(xml, &id, key, alg)
+}
+
+/// What our SP metadata publishes for one tenant.
+#[derive(Debug, Clone)]
+pub struct SpMetadataOptions {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub slo_url: String,
+    /// Certificates we sign AuthnRequests, LogoutRequests/Responses and metadata with:
+    /// current first, then the next one (published before it is used).
+    pub signing_certificates: Vec<TrustedCertificate>,
+    /// Certificates the IdP may encrypt assertions to: current, then next (we decrypt
+    /// with either).
+    pub encryption_certificates: Vec<TrustedCertificate>,
+    /// Block ciphers listed as `md:EncryptionMethod` on each encryption key, preferred
+    /// first. The key transports we accept are always listed after them.
+    pub encryption_methods: Vec<BlockCipher>,
+    /// `AuthnRequestsSigned`: true only if every AuthnRequest we send is signed.
+    pub authn_requests_signed: bool,
+    /// `WantAssertionsSigned`: true only if the verifier is set to require it
+    /// (`SpSettings::require_signed_assertions`).
+    pub want_assertions_signed: bool,
+    /// The `ID` of the EntityDescriptor (required by [`signed_sp_metadata`]).
+    pub id: Option<String>,
+    /// `validUntil`, recommended for signed metadata.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+impl SpMetadataOptions {
+    /// No keys, nothing claimed: unsigned requests, assertions not required to be signed
+    /// (a signed Response suffices), the preferred cipher list.
+    pub fn new(
+        entity_id: impl Into<String>,
+        acs_url: impl Into<String>,
+        slo_url: impl Into<String>,
+    ) -> Self {
+        SpMetadataOptions {
+            entity_id: entity_id.into(),
+            acs_url: acs_url.into(),
+            slo_url: slo_url.into(),
+            signing_certificates: Vec::new(),
+            encryption_certificates: Vec::new(),
+            encryption_methods: vec![
+                BlockCipher::Aes256Gcm,
+                BlockCipher::Aes128Gcm,
+                BlockCipher::Aes256Cbc,
+                BlockCipher::Aes128Cbc,
+            ],
+            authn_requests_signed: false,
+            want_assertions_signed: false,
+            id: None,
+            valid_until: None,
+        }
+    }
+
+    /// The metadata document.
+    pub fn to_xml(&self) -> String {
+        let key_descriptor = |usage: &str, cert: &TrustedCertificate, methods: &str| {
+            format!(
+                "\n    <md:KeyDescriptor use=\"{usage}\"><ds:KeyInfo xmlns:ds=\"{NS_DSIG}\"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>{methods}</md:KeyDescriptor>",
+                cert.der_base64()
+            )
+        };
+        let mut methods = String::new();
+        for c in &self.encryption_methods {
+            methods.push_str(&format!("<md:EncryptionMethod Algorithm=\"{}\"/>", c.uri()));
+        }
+        for t in [xmlenc::RSA_OAEP_MGF1P, xmlenc::RSA_OAEP] {
+            methods.push_str(&format!("<md:EncryptionMethod Algorithm=\"{t}\"/>"));
+        }
+        let mut keys = String::new();
+        for c in &self.signing_certificates {
+            keys.push_str(&key_descriptor("signing", c, ""));
+        }
+        for c in &self.encryption_certificates {
+            keys.push_str(&key_descriptor("encryption", c, &methods));
+        }
+        let id = self
+            .id
+            .as_deref()
+            .map(|i| format!(" ID=\"{}\"", escape(i)))
+            .unwrap_or_default();
+        let valid_until = self
+            .valid_until
+            .map(|t| format!(" validUntil=\"{}\"", instant(t)))
+            .unwrap_or_default();
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{eid}"{id}{valid_until}>
+  <md:SPSSODescriptor AuthnRequestsSigned="{ars}" WantAssertionsSigned="{was}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}
     <md:SingleLogoutService Binding="{redirect}" Location="{slo}"/>
     <md:SingleLogoutService Binding="{post}" Location="{slo}"/>
     <md:NameIDFormat>{email}</md:NameIDFormat>
@@ -91,14 +211,39 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str, slo_url: &str) -> String {
   </md:SPSSODescriptor>
 </md:EntityDescriptor>
 "#,
-        eid = escape(entity_id),
-        acs = escape(acs_url),
-        slo = escape(slo_url),
-        post = BINDING_POST,
-        redirect = BINDING_REDIRECT,
-        email = NAMEID_EMAIL,
-        unspec = NAMEID_UNSPECIFIED,
-    )
+            eid = escape(&self.entity_id),
+            acs = escape(&self.acs_url),
+            slo = escape(&self.slo_url),
+            ars = self.authn_requests_signed,
+            was = self.want_assertions_signed,
+            post = BINDING_POST,
+            redirect = BINDING_REDIRECT,
+            email = NAMEID_EMAIL,
+            unspec = NAMEID_UNSPECIFIED,
+        )
+    }
+}
+
+/// Our SP metadata for one tenant, without keys: `AuthnRequestsSigned="false"`
+/// (requests are not signed) and `WantAssertionsSigned="false"` (a signed Response is
+/// enough for the verifier). See [`SpMetadataOptions`] for keys and the flags.
+pub fn sp_metadata(entity_id: &str, acs_url: &str, slo_url: &str) -> String {
+    SpMetadataOptions::new(entity_id, acs_url, slo_url).to_xml()
+}
+
+/// The SP metadata with an enveloped signature (the first child of the
+/// EntityDescriptor, as the metadata schema wants). `opts.id` must be set.
+pub fn signed_sp_metadata(
+    opts: &SpMetadataOptions,
+    key: &SigningKey,
+    alg: SignatureAlgorithm,
+) -> Result<String, SamlError> {
+    let id = opts
+        .id
+        .as_deref()
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| SamlError::SigningFailed("signed metadata needs an ID".into()))?;
+    sign_element(&opts.to_xml(), id, key, alg)
 }
 
 /// An SP-initiated LogoutRequest.

@@ -114,7 +114,7 @@ impl SigningKey {
 
     /// Sign `data` with `alg`; ECDSA signatures are returned as raw `r || s`, each half
     /// left-padded to the curve's byte size (XML-DSig 1.1).
-    fn sign(&self, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, SamlError> {
+    pub(super) fn sign(&self, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, SamlError> {
         if alg.key != self.kind {
             return Err(failed(format!(
                 "algorithm {} does not fit this {} key",
@@ -301,15 +301,77 @@ pub fn sign_element(
     Ok(out)
 }
 
+/// The element of `doc_xml` whose `ID` attribute is `element_id`, serialized on its own
+/// (as written), with the namespace declarations in scope at it that it does not carry
+/// itself added to its start tag, so the markup parses standalone with the same meaning.
+pub fn element_markup(doc_xml: &str, element_id: &str) -> Result<String, SamlError> {
+    let doc = xml::parse(doc_xml.as_bytes(), &signing_limits())?;
+    let target = find_by_id(&doc, element_id)
+        .ok_or_else(|| failed(format!("no element with ID '{element_id}'")))?;
+    let el = doc
+        .element(target)
+        .ok_or_else(|| failed("target is not an element"))?;
+    let mut extra = String::new();
+    if let Some(parent) = doc.parent(target) {
+        for p in doc.in_scope_prefixes(parent) {
+            if el.ns_decls.iter().any(|(q, _)| *q == p) {
+                continue;
+            }
+            if let Some(uri) = doc.lookup_namespace(parent, &p) {
+                if p.is_empty() {
+                    extra.push_str(" xmlns=\"");
+                } else {
+                    extra.push_str(" xmlns:");
+                    extra.push_str(&p);
+                    extra.push_str("=\"");
+                }
+                escape_attr(&mut extra, uri);
+                extra.push('"');
+            }
+        }
+    }
+    let mut out = String::with_capacity(4096);
+    element(&doc, target, None, None, &mut out);
+    let at = 1 + el.qname().len();
+    if out.is_char_boundary(at) {
+        out.insert_str(at, &extra);
+    }
+    Ok(out)
+}
+
+/// `doc_xml` with the element whose `ID` attribute is `element_id` replaced by `markup`
+/// (re-serialized from the hardened DOM; the result must parse).
+pub fn replace_element(doc_xml: &str, element_id: &str, markup: &str) -> Result<String, SamlError> {
+    let limits = signing_limits();
+    let doc = xml::parse(doc_xml.as_bytes(), &limits)?;
+    let target = find_by_id(&doc, element_id)
+        .ok_or_else(|| failed(format!("no element with ID '{element_id}'")))?;
+    if target == doc.root() {
+        return Err(failed("cannot replace the document element"));
+    }
+    let out = serialize_edit(&doc, None, Some((target, markup)));
+    xml::parse(out.as_bytes(), &limits)?;
+    Ok(out)
+}
+
 /// Serialize `doc` faithfully (prefixes, namespace declarations and attribute order as
 /// written), optionally inserting raw markup `(parent, child position, markup)`.
 fn serialize(doc: &Document, insert: Option<(NodeId, usize, &str)>) -> String {
+    serialize_edit(doc, insert, None)
+}
+
+/// [`serialize`], optionally also replacing one element by raw markup `(node, markup)`.
+fn serialize_edit(
+    doc: &Document,
+    insert: Option<(NodeId, usize, &str)>,
+    replace: Option<(NodeId, &str)>,
+) -> String {
     let mut out = String::with_capacity(8192);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     for &n in &doc.prolog {
         misc(doc, n, &mut out);
     }
-    element(doc, doc.root(), insert, &mut out);
+    element(doc, doc.root(), insert, replace, &mut out);
     for &n in &doc.epilog {
         misc(doc, n, &mut out);
     }
@@ -336,7 +398,19 @@ fn misc(doc: &Document, n: NodeId, out: &mut String) {
     }
 }
 
-fn element(doc: &Document, id: NodeId, insert: Option<(NodeId, usize, &str)>, out: &mut String) {
+fn element(
+    doc: &Document,
+    id: NodeId,
+    insert: Option<(NodeId, usize, &str)>,
+    replace: Option<(NodeId, &str)>,
+    out: &mut String,
+) {
+    if let Some((node, markup)) = replace
+        && node == id
+    {
+        out.push_str(markup);
+        return;
+    }
     let Some(e) = doc.element(id) else {
         return;
     };
@@ -378,7 +452,7 @@ fn element(doc: &Document, id: NodeId, insert: Option<(NodeId, usize, &str)>, ou
             out.push_str(markup);
         }
         match doc.node(c).map(|n| &n.kind) {
-            Some(NodeKind::Element(_)) => element(doc, c, insert, out),
+            Some(NodeKind::Element(_)) => element(doc, c, insert, replace, out),
             Some(NodeKind::Text(t)) => escape_text(out, t),
             Some(_) => misc(doc, c, out),
             None => {}

@@ -15,6 +15,10 @@ pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub struct Layout {
     pub response_signature: Option<NodeId>,
     pub assertion_signature: Option<NodeId>,
+    /// The `saml:EncryptedAssertion`, when the Response carries one instead of an
+    /// Assertion. Its signature (if any) is inside the ciphertext, so the "at least one
+    /// signature" rule is applied after decryption.
+    pub encrypted_assertion: Option<NodeId>,
 }
 
 /// The status code of a Response, when it is not Success (used to report an IdP
@@ -59,23 +63,25 @@ pub fn locate(doc: &Document) -> Result<Layout, SamlError> {
     }
 
     let all = doc.descendants(response);
-    if all.iter().any(|&n| {
-        doc.element(n)
-            .is_some_and(|e| e.is(NS_SAML, "EncryptedAssertion"))
-    }) {
-        return Err(SamlError::EncryptedAssertionUnsupported);
-    }
-    let assertions: Vec<NodeId> = all
-        .iter()
-        .copied()
-        .filter(|&n| doc.element(n).is_some_and(|e| e.is(NS_SAML, "Assertion")))
-        .collect();
-    let assertion = match assertions.as_slice() {
-        [] => return Err(failure_status(doc, response).unwrap_or(SamlError::AssertionMissing)),
-        [one] => *one,
-        many => return Err(SamlError::MultipleAssertions(many.len())),
+    let named = |local: &str| -> Vec<NodeId> {
+        all.iter()
+            .copied()
+            .filter(|&n| doc.element(n).is_some_and(|e| e.is(NS_SAML, local)))
+            .collect()
     };
-    if doc.parent(assertion) != Some(response) {
+    let assertions = named("Assertion");
+    let encrypted = named("EncryptedAssertion");
+    // Exactly one Assertion OR one EncryptedAssertion in the whole document.
+    let (assertion, encrypted_assertion) = match (assertions.as_slice(), encrypted.as_slice()) {
+        ([], []) => {
+            return Err(failure_status(doc, response).unwrap_or(SamlError::AssertionMissing));
+        }
+        ([one], []) => (Some(*one), None),
+        ([], [one]) => (None, Some(*one)),
+        (a, e) => return Err(SamlError::MultipleAssertions(a.len() + e.len())),
+    };
+    let body = assertion.or(encrypted_assertion).unwrap_or(response);
+    if doc.parent(body) != Some(response) {
         return Err(SamlError::AssertionMisplaced);
     }
 
@@ -88,7 +94,7 @@ pub fn locate(doc: &Document) -> Result<Layout, SamlError> {
         let parent = doc.parent(n);
         let slot = if parent == Some(response) {
             (&mut response_signature, "Response")
-        } else if parent == Some(assertion) {
+        } else if assertion.is_some() && parent == assertion {
             (&mut assertion_signature, "Assertion")
         } else {
             let inside = parent
@@ -101,13 +107,53 @@ pub fn locate(doc: &Document) -> Result<Layout, SamlError> {
             return Err(SamlError::MultipleSignatures(slot.1));
         }
     }
-    if response_signature.is_none() && assertion_signature.is_none() {
+    if response_signature.is_none() && assertion_signature.is_none() && assertion.is_some() {
         return Err(SamlError::SignatureMissing);
     }
     Ok(Layout {
         response_signature,
         assertion_signature,
+        encrypted_assertion,
     })
+}
+
+/// The single EncryptedAssertion child of a Response re-parsed from its verified bytes.
+pub fn encrypted_assertion_of_verified_response(doc: &Document) -> Result<NodeId, SamlError> {
+    let mut it = doc
+        .children_named(doc.root(), NS_SAML, "EncryptedAssertion")
+        .map(|(n, _)| n);
+    match (it.next(), it.next()) {
+        (Some(a), None) => Ok(a),
+        (None, _) => Err(SamlError::AssertionMissing),
+        (Some(_), Some(_)) => Err(SamlError::MultipleAssertions(2)),
+    }
+}
+
+/// The structure rules inside a decrypted Assertion: no other Assertion or
+/// EncryptedAssertion anywhere in it, and at most one `ds:Signature`, a direct child of
+/// the Assertion. Returns that signature.
+pub fn locate_in_decrypted(doc: &Document, assertion: NodeId) -> Result<Option<NodeId>, SamlError> {
+    let mut signature = None;
+    for n in doc.descendants(assertion) {
+        let Some(e) = doc.element(n) else { continue };
+        if n != assertion && (e.is(NS_SAML, "Assertion") || e.is(NS_SAML, "EncryptedAssertion")) {
+            return Err(SamlError::MultipleAssertions(2));
+        }
+        if e.is(NS_DSIG, "Signature") {
+            if doc.parent(n) != Some(assertion) {
+                let inside = doc
+                    .parent(n)
+                    .and_then(|p| doc.element(p))
+                    .map(|e| e.qname())
+                    .unwrap_or_default();
+                return Err(SamlError::SignatureMisplaced(inside));
+            }
+            if signature.replace(n).is_some() {
+                return Err(SamlError::MultipleSignatures("Assertion"));
+            }
+        }
+    }
+    Ok(signature)
 }
 
 /// The single Assertion child of a Response re-parsed from its verified bytes.

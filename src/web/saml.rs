@@ -375,7 +375,15 @@ pub async fn acs(
         Ok(v) => v,
         Err(e) => {
             let inc = pages::incident_id();
-            record(&state, &tenant, Some(&inc), e.code(), None, &e.to_string()).await;
+            record(
+                &state,
+                &tenant,
+                Some(&inc),
+                e.code(),
+                None,
+                &e.log_message(),
+            )
+            .await;
             return message(
                 StatusCode::BAD_REQUEST,
                 "Sign-in failed",

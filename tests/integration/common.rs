@@ -78,3 +78,26 @@ pub fn require_in_ci(what: &str) {
     }
     eprintln!("note: {what} missing; this part of the test is skipped outside CI");
 }
+
+static TMP_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A fresh scratch directory under the system temp dir.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "sso-gateway-it-{}-{label}-{}",
+        std::process::id(),
+        TMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// True when the named command runs (`CMD --version` or `CMD version` succeeds).
+pub fn command_present(cmd: &str) -> bool {
+    ["--version", "version"].iter().any(|a| {
+        std::process::Command::new(cmd)
+            .arg(a)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 use sso_gateway::saml::{
-    IdpMetadata, IdpTrust, InMemoryReplayCache, SamlError, SpSettings, VerifyContext,
-    verify_response,
+    DecryptionKey, IdpMetadata, IdpTrust, InMemoryReplayCache, SamlError, SpSettings,
+    VerifyContext, verify_response,
 };
 
 use crate::common::{fixture, fixtures_dir, time};
@@ -68,6 +68,13 @@ fn manifest_cases() {
             .as_bool()
             .unwrap();
         sp.allow_sha1 = setting(case, defaults, "allow_sha1").as_bool().unwrap();
+        // SP decryption keys (PEM files), current first (issue 7).
+        sp.decryption_keys = setting(case, defaults, "sp_keys")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| DecryptionKey::from_pem(&fixture(k.as_str().unwrap())).unwrap())
+            .collect();
         let request_ids: Vec<String> = setting(case, defaults, "request_ids")
             .as_array()
             .unwrap()
@@ -127,8 +134,9 @@ fn manifest_cases() {
                     a.name_id()
                 )),
                 (Err(e), code) => failures.push(format!(
-                    "{name}/{file}: expected {code}, got {} ({e})",
-                    e.code()
+                    "{name}/{file}: expected {code}, got {} ({})",
+                    e.code(),
+                    e.log_message()
                 )),
             }
         }
@@ -163,6 +171,12 @@ fn manifest_cases() {
         "digest_mismatch",
         "unsigned_comment",
         "unsolicited_response_forbidden",
+        // issue 7
+        "decryption_key_missing",
+        "decryption_failed",
+        "rsa1_5_key_transport_refused",
+        "decrypted_assertion_unsigned",
+        "encrypted_assertion_unsupported",
     ] {
         assert!(
             seen_codes.contains_key(code),
