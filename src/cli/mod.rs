@@ -3,6 +3,7 @@
 pub mod admin;
 mod admin_accounts;
 mod admin_licenses;
+mod migrate;
 mod mint_response;
 pub mod serve;
 mod verify_response;
@@ -25,6 +26,8 @@ enum Command {
     Serve(serve::Args),
     /// Administer tenants and users.
     Admin(admin::Args),
+    /// Apply the database migrations (serve does this at start-up too).
+    Migrate(migrate::Args),
     /// Verify saved SAML Responses against IdP metadata and SP settings, with a fixed
     /// clock if wanted, and print one JSON verdict per file.
     VerifyResponse(verify_response::Args),
@@ -40,6 +43,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::VerifyResponse(args) => verify_response::run(args),
         Command::MintResponse(args) => mint_response::run(args),
     }

@@ -63,7 +63,18 @@ pub async fn open_db(url: &str) -> Result<Db, String> {
     }
     Db::connect(url)
         .await
-        .map_err(|e| format!("database {url}: {e}"))
+        .map_err(|e| format!("database {}: {e}", redact_url(url)))
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -124,6 +135,11 @@ async fn serve(args: Args) -> Result<(), String> {
         ),
         allow_http_metadata: args.insecure_http_metadata,
     };
+    if state.db.dialect() == crate::store::Dialect::Postgres && args.token_key.is_none() {
+        eprintln!(
+            "level=warn msg=\"no --token-key: this instance signs app tokens with its own key; give every instance the same key (docs/operations.md)\""
+        );
+    }
     let is_demo = state.demo.is_some();
     crate::web::admin::refresh::spawn(state.clone());
     // Housekeeping: purge expired requests, replay entries and sessions every 10 minutes.

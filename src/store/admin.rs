@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::sqlite::{Db, StoreError};
+use super::db::{Db, StoreError};
 
 /// What an admin may see: every tenant, or one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub struct TenantSummary {
     pub users: i64,
 }
 
-pub(crate) fn account(r: &SqliteRow) -> Result<AdminAccount, StoreError> {
+pub(crate) fn account(r: &AnyRow) -> Result<AdminAccount, StoreError> {
     let role: String = r.try_get("role")?;
     Ok(AdminAccount {
         id: r.try_get("id")?,
@@ -99,7 +99,7 @@ impl Db {
         tenant_id: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx(0).await?;
         let dup = sqlx::query("SELECT 1 FROM admins WHERE lower(email) = lower($1)")
             .bind(email)
             .fetch_optional(&mut *tx)

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::admin::{AdminAccount, AdminRole, account};
 use super::audit::{self, Actor, Change};
-use super::sqlite::{Db, StoreError};
+use super::db::{Db, StoreError};
 
 /// An admin as the console lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -109,7 +109,7 @@ impl Db {
         let id = self
             .create_admin(email, NO_PASSWORD, role, tenant_id, now)
             .await?;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(0).await?;
         sqlx::query(
             "INSERT INTO admin_tickets (ticket_hash, admin_id, purpose, expires_at) VALUES ($1, $2, 'set_password', $3)",
         )
@@ -134,7 +134,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(0).await?;
         sqlx::query("DELETE FROM admin_tickets WHERE admin_id = $1 AND purpose = 'set_password'")
             .bind(admin.id)
             .execute(&mut *tx)
@@ -161,7 +161,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(0).await?;
         if admin.role == AdminRole::Operator {
             let n: i64 = sqlx::query("SELECT count(*) AS n FROM admins WHERE role = 'operator'")
                 .fetch_one(&mut *tx)
@@ -189,7 +189,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(0).await?;
         sqlx::query("UPDATE admins SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
             .bind(admin.id)
             .execute(&mut *tx)
@@ -231,8 +231,8 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Option<(i64, Option<String>)>, StoreError> {
         let row = sqlx::query(
-            "UPDATE admin_tickets SET consumed = 1
-             WHERE ticket_hash = $1 AND purpose = $2 AND consumed = 0 AND expires_at > $3
+            "UPDATE admin_tickets SET consumed = TRUE
+             WHERE ticket_hash = $1 AND purpose = $2 AND consumed = FALSE AND expires_at > $3
              RETURNING admin_id, binding_hash",
         )
         .bind(ticket_hash)
@@ -252,7 +252,7 @@ impl Db {
     ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query(
             "SELECT admin_id FROM admin_tickets WHERE ticket_hash = $1 AND purpose = 'set_password'
-             AND consumed = 0 AND expires_at > $2",
+             AND consumed = FALSE AND expires_at > $2",
         )
         .bind(ticket_hash)
         .bind(now.timestamp())
@@ -269,7 +269,7 @@ impl Db {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(0).await?;
         sqlx::query(
             "UPDATE admins SET password_hash = $1, failed_attempts = 0, locked_until = NULL WHERE id = $2",
         )
@@ -313,7 +313,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(0).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO admin_api_tokens (admin_id, token_hash, prefix, label, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -369,7 +369,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(0).await?;
         let row = sqlx::query(
             "UPDATE admin_api_tokens SET revoked_at = $1
              WHERE id = $2 AND ($3 IS NULL OR admin_id = $3) AND revoked_at IS NULL

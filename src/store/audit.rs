@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::sqlite::{Db, StoreError};
+use super::db::{Db, StoreError};
 
 /// Who made a change and from which address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub struct AuditFilter {
 }
 
 pub(crate) async fn insert(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     tenant_id: Option<i64>,
     actor: &Actor,
     c: &Change,
@@ -126,7 +126,7 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-fn entry(r: &SqliteRow) -> Result<AuditEntry, StoreError> {
+fn entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
     let json = |col: &str| -> Result<Option<Value>, StoreError> {
         let s: Option<String> = r.try_get(col)?;
         Ok(s.and_then(|s| serde_json::from_str(&s).ok()))

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::audit::{self, Actor, Change};
-use super::sqlite::{Db, NewTenant, StoreError};
+use super::db::{Db, NewTenant, StoreError};
 use crate::directory::{FederationSource, LoginMode, SsoRollout, Tenant};
 
 /// The sign-in settings an admin edits.
@@ -130,7 +130,7 @@ fn idp_json(t: &IdpConfig) -> Value {
     })
 }
 
-fn source_row(r: &SqliteRow) -> Result<MetadataSource, StoreError> {
+fn source_row(r: &AnyRow) -> Result<MetadataSource, StoreError> {
     Ok(MetadataSource {
         tenant_id: r.try_get("tenant_id")?,
         url: r.try_get("url")?,
@@ -185,7 +185,7 @@ impl Db {
         if &before == s {
             return Ok(());
         }
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant.id).await?;
         sqlx::query(
             "UPDATE tenants SET display_name = $1, login_mode = $2, allow_idp_initiated = $3, sso_rollout = $4,
                  sso_test_users = $5, admin_sso = $6, email_domains = $7, allowed_return_urls = $8,
@@ -224,7 +224,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let before = IdpConfig::of(tenant);
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant.id).await?;
         sqlx::query(
             "UPDATE tenants SET idp_entity_id = $1, idp_sso_url = $2, idp_slo_url = $3 WHERE id = $4",
         )
@@ -353,7 +353,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let before = self.metadata_source(tenant.id).await?.map(|s| s.url);
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant.id).await?;
         match url {
             Some(u) => {
                 sqlx::query(

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::audit::{self, Actor, Change};
-use super::sqlite::{Db, StoreError};
+use super::db::{Db, StoreError};
 use crate::directory::telephony::{self, License, LicenseKind, LicenseRule};
 
 /// One line of a tenant's inventory.
@@ -100,7 +100,7 @@ impl std::fmt::Display for LicenseError {
     }
 }
 
-fn license(r: &SqliteRow) -> Result<License, StoreError> {
+fn license(r: &AnyRow) -> Result<License, StoreError> {
     let kind: String = r.try_get("kind")?;
     let apps: String = r.try_get("apps")?;
     Ok(License {
@@ -112,7 +112,7 @@ fn license(r: &SqliteRow) -> Result<License, StoreError> {
     })
 }
 
-async fn held(conn: &mut sqlx::SqliteConnection, user_id: i64) -> Result<Vec<License>, StoreError> {
+async fn held(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<Vec<License>, StoreError> {
     sqlx::query(
         "SELECT l.* FROM user_licenses ul JOIN licenses l ON l.code = ul.license_code
          WHERE ul.user_id = $1 ORDER BY l.position",
@@ -126,7 +126,7 @@ async fn held(conn: &mut sqlx::SqliteConnection, user_id: i64) -> Result<Vec<Lic
 }
 
 async fn catalog_entry(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     code: &str,
 ) -> Result<Option<License>, StoreError> {
     sqlx::query("SELECT * FROM licenses WHERE code = $1")
@@ -140,7 +140,7 @@ async fn catalog_entry(
 
 /// (bought, assigned) of one license in one tenant.
 async fn counts(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     tenant_id: i64,
     code: &str,
 ) -> Result<(i64, i64), StoreError> {
@@ -162,7 +162,7 @@ fn codes(ls: &[License]) -> Vec<&str> {
 
 /// Check the rules and the inventory, then insert; inside the caller's write transaction.
 pub(crate) async fn assign_in_tx(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     tenant_id: i64,
     user_id: i64,
     code: &str,
@@ -195,7 +195,7 @@ pub(crate) async fn assign_in_tx(
 
 /// The user (id, scim id or user name for the audit target) if it belongs to the tenant.
 async fn user_in_tenant(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     tenant_id: i64,
     user_id: i64,
 ) -> Result<Option<String>, StoreError> {
@@ -253,7 +253,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Result<(), LicenseError>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         if catalog_entry(&mut tx, code).await?.is_none() {
             return Ok(Err(LicenseError::UnknownLicense(code.to_string())));
         }
@@ -297,7 +297,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Result<(), LicenseError>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let Some(target) = user_in_tenant(&mut tx, tenant_id, user_id).await? else {
             return Ok(Err(LicenseError::UnknownUser));
         };
@@ -323,7 +323,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Result<(), LicenseError>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let Some(target) = user_in_tenant(&mut tx, tenant_id, user_id).await? else {
             return Ok(Err(LicenseError::UnknownUser));
         };
@@ -356,7 +356,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Result<i64, LicenseError>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let Some(members) = group_members(&mut tx, tenant_id, group_scim_id).await? else {
             return Ok(Err(LicenseError::UnknownGroup));
         };
@@ -419,7 +419,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Result<i64, LicenseError>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let Some(members) = group_members(&mut tx, tenant_id, group_scim_id).await? else {
             return Ok(Err(LicenseError::UnknownGroup));
         };
@@ -459,7 +459,7 @@ impl Db {
 /// The members of a group that are users of the tenant: (user id, user name); None if no
 /// such group.
 async fn group_members(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     tenant_id: i64,
     group_scim_id: &str,
 ) -> Result<Option<Vec<(i64, String)>>, StoreError> {

@@ -5,20 +5,21 @@ mod admin;
 mod admin_access;
 mod audit;
 mod console;
+mod db;
 mod licenses;
 mod scim;
-mod sqlite;
 mod users;
 
 pub use admin::{AdminAccount, AdminRole, AdminSession, TenantSummary};
 pub use admin_access::{AdminInfo, ApiTokenInfo, NO_PASSWORD, TicketPurpose};
 pub use audit::{Actor, AuditEntry, AuditFilter, Change};
 pub use console::{CertificateRow, EventRow, IdpConfig, MetadataSource, TenantSettings};
+pub use db::{
+    Db, Dialect, NewTenant, NewUser, PendingRequest, RequestPurpose, SessionRow, StoreError,
+    new_scim_id,
+};
 pub use licenses::{InventoryLine, LicenseError};
 pub use scim::{BindValue, Kind, ResourceRow, ScimTokenInfo, UserColumns};
-pub use sqlite::{
-    Db, NewTenant, NewUser, PendingRequest, RequestPurpose, SessionRow, StoreError, new_scim_id,
-};
 pub use users::{LiveSession, NumberError, NumberField, UserQuery, UserSource, UserSummary};
 
 /// SHA-256 of a secret token, hex: tokens are stored only hashed.

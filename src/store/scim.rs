@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::audit::{self, Actor, Change};
-use super::sqlite::{Db, StoreError};
+use super::db::{Db, StoreError, flag};
 
 /// A value bound into a dynamic WHERE clause (from the SCIM filter translation).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,7 @@ fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-fn row_to_resource(r: &SqliteRow) -> Result<ResourceRow, StoreError> {
+fn row_to_resource(r: &AnyRow) -> Result<ResourceRow, StoreError> {
     let text: String = r.try_get("resource")?;
     Ok(ResourceRow {
         pk: r.try_get("id")?,
@@ -72,9 +72,9 @@ fn row_to_resource(r: &SqliteRow) -> Result<ResourceRow, StoreError> {
 }
 
 fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     binds: &'q [BindValue],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     for b in binds {
         q = match b {
             BindValue::Text(s) => q.bind(s.as_str()),
@@ -274,7 +274,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ResourceRow, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let dup = sqlx::query(
             "SELECT 1 FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)",
         )
@@ -329,7 +329,7 @@ impl Db {
     where
         F: FnOnce(&ResourceRow, &UserColumns) -> Result<(serde_json::Value, UserColumns), E>,
     {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let row = sqlx::query(
             "SELECT id, scim_id, resource, version, created_at, updated_at, user_name, external_id, display_name, email, active,
                     federation_id, federation_pinned
@@ -348,9 +348,9 @@ impl Db {
             external_id: row.try_get("external_id")?,
             display_name: row.try_get("display_name")?,
             email: row.try_get("email")?,
-            active: row.try_get("active")?,
+            active: flag(&row, "active")?,
             federation_id: row.try_get("federation_id")?,
-            federation_pinned: row.try_get("federation_pinned")?,
+            federation_pinned: flag(&row, "federation_pinned")?,
         };
         let (resource, c) = match f(&current, &old) {
             Ok(v) => v,
@@ -412,7 +412,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let row = sqlx::query("SELECT id, scim_id, federation_id, federation_pinned FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)")
             .bind(tenant_id)
             .bind(user_name)
@@ -422,7 +422,7 @@ impl Db {
         let id: i64 = row.try_get("id")?;
         let scim_id: Option<String> = row.try_get("scim_id")?;
         let old: String = row.try_get("federation_id")?;
-        let old_pinned: bool = row.try_get("federation_pinned")?;
+        let old_pinned: bool = flag(&row, "federation_pinned")?;
         let (new, pinned, action) = match federation_id {
             Some(f) => (f.trim().to_string(), true, "user.federation_id.pin"),
             None => (old.clone(), false, "user.federation_id.unpin"),
@@ -469,7 +469,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let before_sql = format!(
             "SELECT resource FROM {} WHERE tenant_id = $1 AND scim_id = $2",
             kind.table()
@@ -519,7 +519,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ResourceRow, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let row = sqlx::query(
             "INSERT INTO groups (tenant_id, scim_id, display_name, external_id, resource, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING id, scim_id, resource, version, created_at, updated_at",
@@ -557,7 +557,7 @@ impl Db {
         F: FnOnce(&ResourceRow) -> Result<(serde_json::Value, String, Option<String>), E>,
         M: FnOnce(String) -> E,
     {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let row = sqlx::query("SELECT id, scim_id, resource, version, created_at, updated_at FROM groups WHERE tenant_id = $1 AND scim_id = $2")
             .bind(tenant_id)
             .bind(scim_id)
@@ -631,14 +631,23 @@ impl Db {
         tenant_id: i64,
         user_scim_id: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT g.scim_id, g.display_name FROM groups g, json_each(g.resource, '$.members') m
-             WHERE g.tenant_id = $1 AND json_extract(m.value, '$.value') = $2 ORDER BY g.display_name",
-        )
-        .bind(tenant_id)
-        .bind(user_scim_id)
-        .fetch_all(self.pool())
-        .await?;
+        let sql = match self.dialect() {
+            super::db::Dialect::Sqlite => {
+                "SELECT g.scim_id, g.display_name FROM groups g, json_each(g.resource, '$.members') m
+                 WHERE g.tenant_id = $1 AND json_extract(m.value, '$.value') = $2 ORDER BY g.display_name"
+            }
+            super::db::Dialect::Postgres => {
+                "SELECT g.scim_id, g.display_name FROM groups g,
+                        jsonb_array_elements(CASE WHEN jsonb_typeof(g.resource::jsonb -> 'members') = 'array'
+                                                  THEN g.resource::jsonb -> 'members' ELSE '[]'::jsonb END) m
+                 WHERE g.tenant_id = $1 AND m ->> 'value' = $2 ORDER BY g.display_name"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(tenant_id)
+            .bind(user_scim_id)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("scim_id")?, r.try_get("display_name")?)))
             .collect::<Result<_, sqlx::Error>>()

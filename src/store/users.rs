@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::audit::{self, Actor, Change, like_escape};
-use super::sqlite::{Db, StoreError};
+use super::db::{Db, StoreError, flag};
 
 /// Where a user came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,7 +110,7 @@ const SUMMARY_COLUMNS: &str =
     "id, scim_id, user_name, display_name, email, active, source, federation_id,
      federation_pinned, extension, phone_number, last_login_at, created_at";
 
-fn summary(r: &SqliteRow) -> Result<UserSummary, StoreError> {
+fn summary(r: &AnyRow) -> Result<UserSummary, StoreError> {
     let source: String = r.try_get("source")?;
     Ok(UserSummary {
         id: r.try_get("id")?,
@@ -118,14 +118,14 @@ fn summary(r: &SqliteRow) -> Result<UserSummary, StoreError> {
         user_name: r.try_get("user_name")?,
         display_name: r.try_get("display_name")?,
         email: r.try_get("email")?,
-        active: r.try_get("active")?,
+        active: flag(r, "active")?,
         source: if source == "admin" {
             UserSource::Here
         } else {
             UserSource::Okta
         },
         federation_id: r.try_get("federation_id")?,
-        federation_id_pinned: r.try_get("federation_pinned")?,
+        federation_id_pinned: flag(r, "federation_pinned")?,
         extension: r.try_get("extension")?,
         phone_number: r.try_get("phone_number")?,
         licenses: vec![],
@@ -198,7 +198,7 @@ impl Db {
             UserSource::Here => "here",
             UserSource::Okta => "okta",
         });
-        let active = q.active.map(i64::from);
+        let active = q.active;
         let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) AS n FROM users WHERE {cond}"
         )))
@@ -285,7 +285,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let target: Option<String> = sqlx::query(
             "SELECT COALESCE(scim_id, user_name) AS t FROM users WHERE id = $1 AND tenant_id = $2",
         )
@@ -331,7 +331,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Result<(), NumberError>, StoreError> {
         let col = field.column();
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COALESCE(scim_id, user_name) AS t, {col} AS v FROM users WHERE id = $1 AND tenant_id = $2"
         )))
@@ -409,7 +409,7 @@ impl Db {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let row = sqlx::query(
             "SELECT COALESCE(scim_id, user_name) AS t, active FROM users WHERE id = $1 AND tenant_id = $2",
         )
@@ -419,7 +419,7 @@ impl Db {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let target: String = row.try_get("t")?;
-        let was: bool = row.try_get("active")?;
+        let was: bool = flag(&row, "active")?;
         sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
             .bind(active)
             .bind(now.timestamp())

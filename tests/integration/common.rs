@@ -101,3 +101,41 @@ pub fn command_present(cmd: &str) -> bool {
             .is_ok_and(|o| o.status.success())
     })
 }
+
+/// The PostgreSQL server the suite also runs against (`SSO_GATEWAY_TEST_POSTGRES`, e.g.
+/// `postgres://postgres@127.0.0.1:5432/test`; `.ci/run` sets it). Without it: SQLite only.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("SSO_GATEWAY_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A fresh PostgreSQL schema (`t_<random>`) and a URL whose connections use it.
+pub async fn postgres_schema(base: &str) -> String {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut rnd = [0u8; 8];
+    openssl::rand::rand_bytes(&mut rnd).unwrap();
+    let schema = format!(
+        "t_{}",
+        rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let mut c = sqlx::AnyConnection::connect(base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// A fresh, migrated database for one test: a new PostgreSQL schema when the suite runs
+/// against PostgreSQL, else the SQLite URL given (in memory, or a file for tests that need
+/// several connections).
+pub async fn fresh_db(sqlite_url: &str) -> sso_gateway::store::Db {
+    let url = match postgres_url() {
+        Some(base) => postgres_schema(&base).await,
+        None => sqlite_url.to_string(),
+    };
+    sso_gateway::store::Db::connect(&url).await.unwrap()
+}

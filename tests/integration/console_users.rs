@@ -192,9 +192,7 @@ async fn two_admins_cannot_both_take_the_last_license() {
     // A file database, so that the writers really run on several connections.
     let dir = std::env::temp_dir().join(format!("sgw-lic-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let db = sso_gateway::store::Db::connect(&format!("sqlite://{}/l.db?mode=rwc", dir.display()))
-        .await
-        .unwrap();
+    let db = crate::common::fresh_db(&format!("sqlite://{}/l.db?mode=rwc", dir.display())).await;
     let t = db
         .create_tenant(
             &sso_gateway::store::NewTenant {

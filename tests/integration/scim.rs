@@ -669,9 +669,7 @@ async fn concurrent_group_patches_lose_no_member() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut e = env().await;
-    e.db = Db::connect(&format!("sqlite://{}/c.db", dir.display()))
-        .await
-        .unwrap();
+    e.db = crate::common::fresh_db(&format!("sqlite://{}/c.db", dir.display())).await;
     e.state.db = e.db.clone();
     let tid = add_tenant(&e.db, "acme", "idp-metadata.xml", true).await;
     let tok = token(&e.db, tid).await;

@@ -34,7 +34,7 @@ impl Env {
 }
 
 pub async fn env() -> Env {
-    let db = Db::connect("sqlite::memory:").await.unwrap();
+    let db = crate::common::fresh_db("sqlite::memory:").await;
     let clock = Arc::new(ManualClock::new(time(NOW)));
     let state = AppState {
         db: db.clone(),

@@ -1,14 +1,22 @@
-//! The SQLite adapter: WAL, synchronous=FULL (an acknowledged write survives a crash),
-//! busy timeout, foreign keys, migrations from `migrations/sqlite`.
+//! The database: one code path over sqlx `Any` for both engines, chosen by the URL.
+//!
+//! - **SQLite** (`sqlite://...`, the embedded default): WAL, `synchronous=FULL` (an
+//!   acknowledged write survives a crash), a busy timeout, foreign keys; writers serialise
+//!   on `BEGIN IMMEDIATE`. Migrations from `migrations/sqlite`.
+//! - **PostgreSQL** (`postgres://...`, several instances): the same statements; write
+//!   transactions take a transaction-scoped advisory lock per tenant, which gives the same
+//!   read-modify-write guarantee across every instance; unique indexes back every "at most
+//!   once". Migrations from `migrations/postgres`. Connections are checked before use and
+//!   waited for at most a few seconds, so a database outage fails requests fast (503).
+//!
+//! Portable SQL only: `$N` placeholders, `TRUE`/`FALSE`, `ON CONFLICT`, `RETURNING`; flags
+//! are read with [`flag`] (SQLite gives integers, PostgreSQL booleans).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
 
 use super::audit::{self, Actor, Change};
 use super::licenses::{LicenseError, assign_in_tx};
@@ -17,7 +25,7 @@ use crate::directory::{FederationSource, LoginMode, SsoRollout, Tenant, User};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0} already exists")]
@@ -91,16 +99,64 @@ pub struct SessionRow {
     pub absolute_expiry_at: i64,
 }
 
+impl From<sqlx::Error> for StoreError {
+    /// A unique-index violation is a conflict (two writers raced for the same key: the
+    /// second one is told so); everything else is a database failure.
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(
+                d.constraint()
+                    .map(|c| format!("a record with the same key ({c})"))
+                    .unwrap_or_else(|| "a record with the same key".into()),
+            ),
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+/// Which engine the database URL chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Dialect::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// The advisory-lock namespace of write transactions on PostgreSQL ("SG" << 32).
+const LOCK_SPACE: i64 = 0x5347_0000_0000;
+/// How long a request waits for a database connection before failing (503).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A boolean column: PostgreSQL returns a boolean, SQLite an integer.
+pub(crate) fn flag(r: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
+    match r.try_get::<bool, _>(col) {
+        Ok(b) => Ok(b),
+        Err(_) => r.try_get::<i64, _>(col).map(|v| v != 0),
+    }
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-fn session_row(r: &SqliteRow) -> Result<SessionRow, sqlx::Error> {
+fn session_row(r: &AnyRow) -> Result<SessionRow, sqlx::Error> {
     Ok(SessionRow {
         tenant_id: r.try_get("tenant_id")?,
         user_id: r.try_get("user_id")?,
@@ -116,25 +172,108 @@ fn words(s: &str) -> Vec<String> {
 }
 
 impl Db {
-    /// Open (creating if needed) and migrate. `sqlite::memory:` gives a private database.
+    /// Open (creating a SQLite file if needed) and migrate. `sqlite::memory:` gives a
+    /// private database; `postgres://...` a shared one.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let memory = url.contains(":memory:") || url.contains("mode=memory");
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(if memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if memory { 1 } else { 8 })
-            .connect_with(opts)
-            .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Db { pool })
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(url).ok_or_else(|| {
+            StoreError::Other(format!(
+                "unsupported database URL '{url}': use sqlite://FILE or postgres://..."
+            ))
+        })?;
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                let memory = url.contains(":memory:") || url.contains("mode=memory");
+                let url = if memory || url.contains("mode=") {
+                    url.to_string()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(if memory { 1 } else { 8 })
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            for pragma in [
+                                if memory {
+                                    "PRAGMA journal_mode = MEMORY"
+                                } else {
+                                    "PRAGMA journal_mode = WAL"
+                                },
+                                "PRAGMA synchronous = FULL",
+                                "PRAGMA busy_timeout = 5000",
+                                "PRAGMA foreign_keys = ON",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Dialect::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(0)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .test_before_acquire(true)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // A hung statement must not hold a worker: fail it (503) instead.
+                            sqlx::query("SET statement_timeout = '10s'")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+        };
+        let db = Db { pool, dialect };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Apply this engine's migrations (idempotent; `sso-gateway migrate` and start-up).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Dialect::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// A write transaction. SQLite: `BEGIN IMMEDIATE` (the database write lock, now, so a
+    /// read-modify-write cannot lose an update). PostgreSQL: a transaction holding the
+    /// advisory lock of `key` (a tenant id; 0 for deployment-wide changes) until it ends:
+    /// the same guarantee, per tenant, across every instance.
+    pub(crate) async fn write_tx(
+        &self,
+        key: i64,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                    .bind(LOCK_SPACE.wrapping_add(key))
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
     }
 
     /// Delete what has expired: outstanding requests, replay entries, one-time token ids,
@@ -159,7 +298,7 @@ impl Db {
         Ok(n)
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -175,7 +314,7 @@ impl Db {
         t: &NewTenant,
         now: DateTime<Utc>,
     ) -> Result<Tenant, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx(0).await?;
         let exists = sqlx::query("SELECT 1 FROM tenants WHERE slug = $1")
             .bind(&t.slug)
             .fetch_optional(&mut *tx)
@@ -215,7 +354,7 @@ impl Db {
             .ok_or_else(|| StoreError::NotFound("tenant".into()))
     }
 
-    async fn tenant_from_row(&self, row: SqliteRow) -> Result<Tenant, StoreError> {
+    async fn tenant_from_row(&self, row: AnyRow) -> Result<Tenant, StoreError> {
         let id: i64 = row.try_get("id")?;
         let certificates = sqlx::query(
             "SELECT der_base64 FROM tenant_certificates WHERE tenant_id = $1 ORDER BY role = 'next', id",
@@ -235,7 +374,7 @@ impl Db {
             idp_sso_url: row.try_get("idp_sso_url")?,
             idp_slo_url: row.try_get("idp_slo_url")?,
             login_mode: LoginMode::parse(&mode).unwrap_or(LoginMode::SsoOnly),
-            allow_idp_initiated: row.try_get("allow_idp_initiated")?,
+            allow_idp_initiated: flag(&row, "allow_idp_initiated")?,
             federation_source: FederationSource::parse(
                 &row.try_get::<String, _>("federation_source")?,
             ),
@@ -248,7 +387,7 @@ impl Db {
                 &row.try_get::<String, _>("sso_rollout")?,
                 &row.try_get::<String, _>("sso_test_users")?,
             ),
-            admin_sso: row.try_get("admin_sso")?,
+            admin_sso: flag(&row, "admin_sso")?,
         })
     }
 
@@ -276,7 +415,7 @@ impl Db {
 
     /// Replace a tenant's IdP trust (entity ID, endpoints, certificates).
     pub async fn update_tenant_idp(&self, tenant_id: i64, t: &NewTenant) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         sqlx::query("UPDATE tenants SET idp_entity_id = $1, idp_sso_url = $2, idp_slo_url = $3, allowed_return_urls = $4 WHERE id = $5")
             .bind(&t.idp_entity_id)
             .bind(&t.idp_sso_url)
@@ -406,7 +545,7 @@ impl Db {
             email,
             licenses,
         } = *new;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_tx(tenant_id).await?;
         let dup = sqlx::query(
             "SELECT 1 FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)",
         )
@@ -422,7 +561,7 @@ impl Db {
         let id: i64 = sqlx::query(
             "INSERT INTO users (tenant_id, user_name, federation_id, display_name, email, active, created_at, updated_at,
                                 scim_id, resource, source)
-             VALUES ($1, $2, $2, $3, $4, 1, $5, $5, $6, $7, 'admin') RETURNING id",
+             VALUES ($1, $2, $2, $3, $4, TRUE, $5, $5, $6, $7, 'admin') RETURNING id",
         )
         .bind(tenant_id)
         .bind(user_name)
@@ -459,7 +598,7 @@ impl Db {
         active: bool,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx(0).await?;
         sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
             .bind(active)
             .bind(ts(now))
@@ -479,7 +618,7 @@ impl Db {
         Ok(())
     }
 
-    async fn user_from_row(&self, row: SqliteRow) -> Result<User, StoreError> {
+    async fn user_from_row(&self, row: AnyRow) -> Result<User, StoreError> {
         let id: i64 = row.try_get("id")?;
         let lic = sqlx::query(
             "SELECT l.code, l.apps FROM user_licenses ul JOIN licenses l ON l.code = ul.license_code
@@ -505,7 +644,7 @@ impl Db {
             federation_id: row.try_get("federation_id")?,
             display_name: row.try_get("display_name")?,
             email: row.try_get("email")?,
-            active: row.try_get("active")?,
+            active: flag(&row, "active")?,
             licenses,
             apps,
         })
@@ -608,8 +747,8 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Option<PendingRequest>, StoreError> {
         let row = sqlx::query(
-            "UPDATE authn_requests SET consumed = 1
-             WHERE relay_hash = $1 AND consumed = 0 AND expires_at > $2
+            "UPDATE authn_requests SET consumed = TRUE
+             WHERE relay_hash = $1 AND consumed = FALSE AND expires_at > $2
              RETURNING tenant_id, request_id, return_to, binding_hash, purpose",
         )
         .bind(relay_hash)
