@@ -138,6 +138,11 @@ fn main() {
                 app_urls: HashMap::new(),
                 scim_limiter: sso_gateway::web::scim::rate_limiter(1_000_000, 1_000_000),
                 allow_http_metadata: false,
+                keys: std::sync::Arc::new(sso_gateway::keyring::Keyring::new(
+                    sso_gateway::keyring::MasterKey::random().unwrap(),
+                    sso_gateway::keyring::KeyScope::PerTenant,
+                    2048,
+                )),
             };
             let data = web::Data::new(state);
             let server = HttpServer::new(move || {

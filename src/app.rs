@@ -21,6 +21,8 @@ pub struct AppState {
     pub app_urls: HashMap<String, String>,
     /// Per-token rate limit of the SCIM API.
     pub scim_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// The SP's signing and encryption keys.
+    pub keys: Arc<crate::keyring::Keyring>,
     /// Allow `http://` IdP metadata URLs (tests and local development only; the default
     /// is https only, since the metadata decides which keys are trusted).
     pub allow_http_metadata: bool,

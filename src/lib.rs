@@ -1,7 +1,7 @@
 //! sso-gateway: the SAML 2.0 service provider and provisioning endpoint between Okta
 //! and the telephony vendor's apps.
 //!
-//! Layers (imports point down only): `cli` -> `app` -> `web` -> `session`, `store` ->
+//! Layers (imports point down only): `cli` -> `app` -> `web` -> `session`, `keyring`, `store` ->
 //! `directory`, `saml` (pure core), `clock`.
 //! See `docs/architecture.md`.
 
@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod directory;
+pub mod keyring;
 pub mod saml;
 pub mod scim;
 pub mod session;

@@ -3,6 +3,7 @@
 pub mod admin;
 mod admin_accounts;
 mod admin_licenses;
+pub mod keys;
 mod migrate;
 mod mint_response;
 pub mod serve;
@@ -28,6 +29,8 @@ enum Command {
     Admin(admin::Args),
     /// Apply the database migrations (serve does this at start-up too).
     Migrate(migrate::Args),
+    /// The SP's signing and encryption keys: generate a next key, activate it, list.
+    Keys(keys::Args),
     /// Verify saved SAML Responses against IdP metadata and SP settings, with a fixed
     /// clock if wanted, and print one JSON verdict per file.
     VerifyResponse(verify_response::Args),
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Keys(args) => keys::run(args),
         Command::VerifyResponse(args) => verify_response::run(args),
         Command::MintResponse(args) => mint_response::run(args),
     }

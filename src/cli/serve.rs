@@ -38,6 +38,8 @@ pub struct Args {
     /// Where an app is launched: APP=URL (repeatable), e.g. work=https://work.example/sso.
     #[arg(long = "app-url", value_name = "APP=URL")]
     app_urls: Vec<String>,
+    #[command(flatten)]
+    master: super::keys::MasterKeyArgs,
     /// Allow IdP metadata URLs over plain http (local development and tests only: the
     /// metadata decides which keys are trusted).
     #[arg(long)]
@@ -134,6 +136,7 @@ async fn serve(args: Args) -> Result<(), String> {
             args.scim_rate.saturating_mul(2),
         ),
         allow_http_metadata: args.insecure_http_metadata,
+        keys: Arc::new(super::keys::keyring(&args.master, &args.database)?),
     };
     if state.db.dialect() == crate::store::Dialect::Postgres && args.token_key.is_none() {
         eprintln!(

@@ -131,6 +131,14 @@ pub struct Tenant {
     pub sso_rollout: SsoRollout,
     /// Tenant admins may sign in to the console through this tenant's SSO.
     pub admin_sso: bool,
+    /// Sign our AuthnRequests (and say so in the SP metadata).
+    pub sign_requests: bool,
+    /// Send AuthnRequests with the HTTP-POST binding instead of HTTP-Redirect.
+    pub post_binding: bool,
+    /// Refuse a Response whose Assertion is not signed itself (`WantAssertionsSigned`).
+    pub require_signed_assertions: bool,
+    /// Sign the SP metadata.
+    pub sign_metadata: bool,
 }
 
 impl Tenant {
@@ -165,6 +173,7 @@ impl Tenant {
         let mut sp = SpSettings::new(self.sp_entity_id(public_url), self.acs_url(public_url));
         sp.clock_skew = chrono::Duration::seconds(self.clock_skew_seconds);
         sp.allow_unsolicited = self.allow_idp_initiated;
+        sp.require_signed_assertions = self.require_signed_assertions;
         sp
     }
 
@@ -330,6 +339,10 @@ mod tests {
             certificates: vec![],
             sso_rollout: SsoRollout::All,
             admin_sso: false,
+            sign_requests: true,
+            post_binding: false,
+            require_signed_assertions: false,
+            sign_metadata: false,
         }
     }
 

@@ -25,6 +25,10 @@ pub struct TenantSettings {
     pub federation_source: FederationSource,
     pub federation_attribute: String,
     pub clock_skew_seconds: i64,
+    pub sign_requests: bool,
+    pub post_binding: bool,
+    pub require_signed_assertions: bool,
+    pub sign_metadata: bool,
 }
 
 impl TenantSettings {
@@ -40,6 +44,10 @@ impl TenantSettings {
             federation_source: t.federation_source.clone(),
             federation_attribute: t.federation_attribute.clone(),
             clock_skew_seconds: t.clock_skew_seconds,
+            sign_requests: t.sign_requests,
+            post_binding: t.post_binding,
+            require_signed_assertions: t.require_signed_assertions,
+            sign_metadata: t.sign_metadata,
         }
     }
 
@@ -56,6 +64,10 @@ impl TenantSettings {
             "federation_source": self.federation_source.as_db(),
             "federation_attribute": self.federation_attribute,
             "clock_skew_seconds": self.clock_skew_seconds,
+            "sign_requests": self.sign_requests,
+            "request_binding": if self.post_binding { "post" } else { "redirect" },
+            "require_signed_assertions": self.require_signed_assertions,
+            "sign_metadata": self.sign_metadata,
         })
     }
 }
@@ -189,8 +201,9 @@ impl Db {
         sqlx::query(
             "UPDATE tenants SET display_name = $1, login_mode = $2, allow_idp_initiated = $3, sso_rollout = $4,
                  sso_test_users = $5, admin_sso = $6, email_domains = $7, allowed_return_urls = $8,
-                 federation_source = $9, federation_attribute = $10, clock_skew_seconds = $11
-             WHERE id = $12",
+                 federation_source = $9, federation_attribute = $10, clock_skew_seconds = $11,
+                 sign_requests = $12, request_binding = $13, require_signed_assertions = $14, sign_metadata = $15
+             WHERE id = $16",
         )
         .bind(&s.display_name)
         .bind(s.login_mode.as_str())
@@ -203,6 +216,10 @@ impl Db {
         .bind(s.federation_source.as_db())
         .bind(&s.federation_attribute)
         .bind(s.clock_skew_seconds)
+        .bind(s.sign_requests)
+        .bind(if s.post_binding { "post" } else { "redirect" })
+        .bind(s.require_signed_assertions)
+        .bind(s.sign_metadata)
         .bind(tenant.id)
         .execute(&mut *tx)
         .await?;

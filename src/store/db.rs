@@ -388,6 +388,10 @@ impl Db {
                 &row.try_get::<String, _>("sso_test_users")?,
             ),
             admin_sso: flag(&row, "admin_sso")?,
+            sign_requests: flag(&row, "sign_requests")?,
+            post_binding: row.try_get::<String, _>("request_binding")? == "post",
+            require_signed_assertions: flag(&row, "require_signed_assertions")?,
+            sign_metadata: flag(&row, "sign_metadata")?,
         })
     }
 

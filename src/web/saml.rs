@@ -2,12 +2,14 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use super::pages::{self, BINDING_COOKIE_PREFIX, PostForm, message, store_failure};
 use crate::app::AppState;
 use crate::directory::{self, Refusal, Tenant};
+use crate::keyring::{KeyError, SpKeys};
 use crate::saml::{
     self, ReplayCache, ReplayStoreError, SamlError, VerifyContext, binding, protocol,
 };
@@ -35,15 +37,62 @@ pub async fn metadata(state: web::Data<AppState>, path: web::Path<String>) -> Ht
         Ok(t) => t,
         Err(r) => return r,
     };
+    match sp_metadata_xml(&state, &tenant).await {
+        Ok(xml) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+            .body(xml),
+        Err(r) => r,
+    }
+}
+
+/// The SP keys are unusable (the master key does not open them, or the database failed).
+pub fn key_failure(e: &KeyError) -> HttpResponse {
+    let inc = pages::incident_id();
+    eprintln!("level=error incident={inc} msg=\"SP keys unavailable\" error=\"{e}\"");
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The sign-in service cannot use its keys right now. Please try again in a moment.",
+        Some(&inc),
+    )
+}
+
+/// The tenant's SP metadata: signing and encryption certificates (current, then next),
+/// `AuthnRequestsSigned`/`WantAssertionsSigned` as configured, signed when asked.
+pub async fn sp_metadata_xml(state: &AppState, tenant: &Tenant) -> Result<String, HttpResponse> {
+    let now = state.now();
+    let keys = state
+        .keys
+        .keys(&state.db, tenant.id, now)
+        .await
+        .map_err(|e| key_failure(&e))?;
     let pu = &state.public_url;
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(protocol::sp_metadata(
-            &tenant.sp_entity_id(pu),
-            &tenant.acs_url(pu),
-            &tenant.slo_url(pu),
-        ))
+    let mut o = protocol::SpMetadataOptions::new(
+        tenant.sp_entity_id(pu),
+        tenant.acs_url(pu),
+        tenant.slo_url(pu),
+    );
+    o.signing_certificates = SpKeys::certificates(&keys.signing);
+    o.encryption_certificates = SpKeys::certificates(&keys.encryption);
+    o.authn_requests_signed = tenant.sign_requests;
+    o.want_assertions_signed = tenant.require_signed_assertions;
+    if !tenant.sign_metadata {
+        return Ok(o.to_xml());
+    }
+    let Some(key) = keys.signing_now() else {
+        return Err(key_failure(&KeyError::Key("no signing key".into())));
+    };
+    o.id = Some(format!("_md{}x{}", tenant.id, now.timestamp()));
+    o.valid_until = Some(now + Duration::days(7));
+    protocol::signed_sp_metadata(&o, key, key.default_algorithm()).map_err(|e| {
+        message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Metadata unavailable",
+            &e.to_string(),
+            None,
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -124,30 +173,103 @@ pub async fn start_sso(
         return store_failure(&e);
     }
     let pu = &state.public_url;
-    let url = protocol::authn_request(
-        &rid,
-        now,
-        sso_url,
-        &tenant.sp_entity_id(pu),
-        &tenant.acs_url(pu),
-    )
-    .and_then(|xml| binding::redirect_url(sso_url, "SAMLRequest", &xml, Some(&relay), None));
-    match url {
-        Ok(u) => HttpResponse::Found()
-            .insert_header((header::LOCATION, u))
-            .cookie(pages::binding_cookie(
-                &binding_cookie_name(&relay_hash),
-                &binding,
-                REQUEST_TTL_SECONDS,
-            ))
-            .finish(),
-        Err(e) => message(
+    let keys = if tenant.sign_requests {
+        match state.keys.keys(&state.db, tenant.id, now).await {
+            Ok(k) => Some(k),
+            Err(e) => return key_failure(&e),
+        }
+    } else {
+        None
+    };
+    let signer = keys.as_ref().and_then(|k| k.signing_now());
+    let (sp, acs) = (tenant.sp_entity_id(pu), tenant.acs_url(pu));
+    let cookie = pages::binding_cookie(
+        &binding_cookie_name(&relay_hash),
+        &binding,
+        REQUEST_TTL_SECONDS,
+    );
+    let failed = |e: SamlError| {
+        message(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not start sign-in",
             &e.to_string(),
             None,
-        ),
+        )
+    };
+    if tenant.post_binding {
+        // HTTP-POST: an enveloped signature in the request, an auto-submitting form.
+        let xml = match signer {
+            Some(k) => protocol::signed_authn_request(
+                &rid,
+                now,
+                sso_url,
+                &sp,
+                &acs,
+                k,
+                k.default_algorithm(),
+            ),
+            None => protocol::authn_request(&rid, now, sso_url, &sp, &acs),
+        };
+        return match xml {
+            Ok(xml) => {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+                let mut r = post_form(sso_url, "SAMLRequest", &b64, Some(&relay));
+                let _ = r.add_cookie(&cookie);
+                r
+            }
+            Err(e) => failed(e),
+        };
     }
+    // HTTP-Redirect: the signature over the query string (SAML bindings §3.4.4.1).
+    let url = protocol::authn_request(&rid, now, sso_url, &sp, &acs).and_then(|xml| match signer {
+        Some(k) => binding::signed_redirect_url(
+            sso_url,
+            "SAMLRequest",
+            &xml,
+            Some(&relay),
+            k,
+            k.default_algorithm(),
+        ),
+        None => binding::redirect_url(sso_url, "SAMLRequest", &xml, Some(&relay), None),
+    });
+    match url {
+        Ok(u) => HttpResponse::Found()
+            .insert_header((header::LOCATION, u))
+            .cookie(cookie)
+            .finish(),
+        Err(e) => failed(e),
+    }
+}
+
+/// A Redirect-binding URL for our logout messages, signed with the tenant's current key
+/// (Okta requires signed SP-initiated LogoutRequests).
+async fn signed_logout_url(
+    state: &AppState,
+    tenant: &Tenant,
+    dest: &str,
+    param: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+) -> Result<String, HttpResponse> {
+    let keys = state
+        .keys
+        .keys(&state.db, tenant.id, state.now())
+        .await
+        .map_err(|e| key_failure(&e))?;
+    let r = match keys.signing_now() {
+        Some(k) => {
+            binding::signed_redirect_url(dest, param, xml, relay_state, k, k.default_algorithm())
+        }
+        None => binding::redirect_url(dest, param, xml, relay_state, None),
+    };
+    r.map_err(|e| {
+        message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Logout failed",
+            &e.to_string(),
+            None,
+        )
+    })
 }
 
 fn binding_cookie_name(relay_hash: &str) -> String {
@@ -357,7 +479,14 @@ pub async fn acs(
         }
     };
     let now = state.now();
-    let sp = tenant.sp_settings(&state.public_url);
+    let sp = match state
+        .keys
+        .sp_settings(&state.db, &tenant, &state.public_url, now)
+        .await
+    {
+        Ok(sp) => sp,
+        Err(e) => return key_failure(&e),
+    };
     let mut replay = DeferredReplay(None);
     let mut ctx = VerifyContext {
         now,
@@ -495,7 +624,9 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
                         &row.name_id,
                         row.session_index.as_deref(),
                     );
-                    to_idp = binding::redirect_url(&slo, "SAMLRequest", &xml, None, None).ok();
+                    to_idp = signed_logout_url(&state, &t, &slo, "SAMLRequest", &xml, None)
+                        .await
+                        .ok();
                 }
             }
             Ok(None) => {}
@@ -669,11 +800,12 @@ async fn handle_logout_request(
                 &tenant.sp_entity_id(&state.public_url),
                 &lr.id,
             );
-            match binding::redirect_url(idp_slo, "SAMLResponse", &xml, relay_state, None) {
+            match signed_logout_url(state, tenant, idp_slo, "SAMLResponse", &xml, relay_state).await
+            {
                 Ok(u) => HttpResponse::Found()
                     .insert_header((header::LOCATION, u))
                     .finish(),
-                Err(e) => return slo_error(state, tenant, &e).await,
+                Err(r) => return r,
             }
         }
         None => message(

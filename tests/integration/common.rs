@@ -139,3 +139,8 @@ pub async fn fresh_db(sqlite_url: &str) -> sso_gateway::store::Db {
     };
     sso_gateway::store::Db::connect(&url).await.unwrap()
 }
+
+/// A number unique in this test process (for file names).
+pub fn scratch_seq() -> usize {
+    TMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}

@@ -31,5 +31,6 @@ mod scim;
 mod scim_filter;
 mod scim_patch;
 mod scim_sql;
+mod sp_keys;
 mod web;
 mod xmlenc;

@@ -193,7 +193,7 @@ fn signed_metadata_verifies_with_xmlsec1_and_tells_the_truth() {
     );
 }
 
-fn urldecode(s: &str) -> String {
+pub(crate) fn urldecode(s: &str) -> String {
     let mut out = Vec::new();
     let b = s.as_bytes();
     let mut i = 0;
@@ -211,7 +211,7 @@ fn urldecode(s: &str) -> String {
 
 /// The signed octets and the signature bytes of a signed Redirect URL; checks the order
 /// and names of the parameters on the way.
-fn split_signed_url(url: &str, param: &str, relay: bool) -> (String, Vec<u8>) {
+pub(crate) fn split_signed_url(url: &str, param: &str, relay: bool) -> (String, Vec<u8>) {
     let query = url.split_once('?').unwrap().1;
     let (signed, sig) = query.split_once("&Signature=").unwrap();
     let names: Vec<&str> = signed
@@ -231,7 +231,7 @@ fn split_signed_url(url: &str, param: &str, relay: bool) -> (String, Vec<u8>) {
     (signed.to_string(), sig)
 }
 
-fn openssl_dgst_verifies(
+pub(crate) fn openssl_dgst_verifies(
     dir: &Path,
     digest: &str,
     pubkey: &Path,

@@ -48,6 +48,11 @@ pub async fn env() -> Env {
         )]),
         scim_limiter: sso_gateway::web::scim::rate_limiter(1000, 2000),
         allow_http_metadata: true,
+        keys: Arc::new(sso_gateway::keyring::Keyring::new(
+            sso_gateway::keyring::MasterKey::random().unwrap(),
+            sso_gateway::keyring::KeyScope::PerTenant,
+            2048,
+        )),
     };
     Env { db, clock, state }
 }

@@ -11,7 +11,6 @@ use serde_json::json;
 use super::common::{self, Chrome, Notice};
 use crate::app::AppState;
 use crate::directory::{FederationSource, Tenant};
-use crate::saml::protocol;
 use crate::web::pages::html;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -214,18 +213,16 @@ async fn sp_metadata_download(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let pu = &state.public_url;
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"sp-metadata-{}.xml\"", t.slug),
-        ))
-        .body(protocol::sp_metadata(
-            &t.sp_entity_id(pu),
-            &t.acs_url(pu),
-            &t.slo_url(pu),
-        ))
+    match crate::web::saml::sp_metadata_xml(&state, &t).await {
+        Ok(xml) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"sp-metadata-{}.xml\"", t.slug),
+            ))
+            .body(xml),
+        Err(r) => r,
+    }
 }
 
 async fn api_okta_setup(

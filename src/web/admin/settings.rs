@@ -84,6 +84,21 @@ pub fn merge(
     }
     s.allow_idp_initiated = flag("allow_idp_initiated", s.allow_idp_initiated)?;
     s.admin_sso = flag("admin_sso", s.admin_sso)?;
+    s.sign_requests = flag("sign_requests", s.sign_requests)?;
+    s.require_signed_assertions = flag("require_signed_assertions", s.require_signed_assertions)?;
+    s.sign_metadata = flag("sign_metadata", s.sign_metadata)?;
+    if let Some(b) = get("request_binding") {
+        s.post_binding = match b.as_str() {
+            "redirect" => false,
+            "post" => true,
+            _ => {
+                return Err(Fail::bad(
+                    "invalid_value",
+                    "request_binding must be redirect or post",
+                ));
+            }
+        };
+    }
     let users = get("sso_test_users")
         .map(|u| words(&u))
         .unwrap_or_else(|| s.sso_rollout.test_users().to_vec());

@@ -217,7 +217,24 @@ pub async fn run_lab(state: &AppState, tenant: &Tenant, input: &str) -> LabResul
             };
         }
     };
-    let sp = tenant.sp_settings(&state.public_url);
+    let sp = match state
+        .keys
+        .sp_settings(&state.db, tenant, &state.public_url, state.now())
+        .await
+    {
+        Ok(sp) => sp,
+        Err(e) => {
+            return LabResult {
+                valid: false,
+                error: "sp_keys_unavailable".into(),
+                message: format!("this organization's SP keys are unusable: {e}"),
+                federation: String::new(),
+                name_id: String::new(),
+                attributes: Value::Null,
+                checks: vec![],
+            };
+        }
+    };
     let ids = claimed_request_ids(input.as_bytes());
     let mut cache = InMemoryReplayCache::new();
     let mut ctx = VerifyContext {
