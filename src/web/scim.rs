@@ -17,7 +17,10 @@ use crate::directory::Tenant;
 use crate::scim::resource::{
     self, ScimError, etag, get_ci, list_response, project, served, with_meta,
 };
-use crate::store::{Actor, Kind, ResourceRow, StoreError, UserColumns, random_token, token_hash};
+use crate::scim::sql::Dialect;
+use crate::store::{
+    Actor, Db, Kind, ResourceRow, StoreError, UserColumns, random_token, token_hash,
+};
 
 const SCIM_JSON: &str = "application/scim+json";
 const MAX_COUNT: i64 = 1000;
@@ -308,7 +311,8 @@ async fn list(
     let count = num(&q.count, "count", 100)?.clamp(0, MAX_COUNT);
     let (where_sql, binds) = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(f) => {
-            let (w, b) = engine::where_clause(kind, f)?;
+            let (w, b) =
+                engine::where_clause(kind, f, Dialect::Sqlite, Db::SCIM_LIST_FIRST_PLACEHOLDER)?;
             (Some(w), b)
         }
         None => (None, vec![]),
@@ -317,7 +321,7 @@ async fn list(
         .sort_order
         .as_deref()
         .is_some_and(|o| o.eq_ignore_ascii_case("descending"));
-    let order = engine::order_clause(kind, q.sort_by.as_deref(), descending)?;
+    let order = engine::order_clause(kind, q.sort_by.as_deref(), descending, Dialect::Sqlite)?;
     let (total, rows) = state
         .db
         .scim_list(
