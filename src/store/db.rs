@@ -114,6 +114,14 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The columns `user_from_row` reads. Never `SELECT *` on users or groups: their
+/// PostgreSQL `resource_jsonb` column is a type sqlx `Any` cannot carry.
+macro_rules! user_columns {
+    () => {
+        "id, tenant_id, user_name, federation_id, display_name, email, active"
+    };
+}
+
 /// Which engine the database URL chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -655,10 +663,14 @@ impl Db {
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        match sqlx::query("SELECT * FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
+        match sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
         {
             Some(r) => Ok(Some(self.user_from_row(r).await?)),
             None => Ok(None),
@@ -671,9 +683,11 @@ impl Db {
         tenant_id: i64,
         fid: &str,
     ) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM users WHERE tenant_id = $1 AND lower(federation_id) = lower($2)",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE tenant_id = $1 AND lower(federation_id) = lower($2)"
+        ))
         .bind(tenant_id)
         .bind(fid.trim())
         .fetch_optional(&self.pool)
@@ -689,9 +703,11 @@ impl Db {
         tenant_id: i64,
         name: &str,
     ) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE tenant_id = $1 AND lower(user_name) = lower($2)"
+        ))
         .bind(tenant_id)
         .bind(name.trim())
         .fetch_optional(&self.pool)
@@ -703,11 +719,14 @@ impl Db {
     }
 
     pub async fn users_of_tenant(&self, tenant_id: i64) -> Result<Vec<User>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM users WHERE tenant_id = $1 ORDER BY lower(user_name)")
-                .bind(tenant_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE tenant_id = $1 ORDER BY lower(user_name)"
+        ))
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(self.user_from_row(r).await?);

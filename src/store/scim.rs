@@ -224,9 +224,15 @@ impl Db {
         row.as_ref().map(row_to_resource).transpose()
     }
 
+    /// The first placeholder of the `where_sql` given to [`Db::scim_list`] (`$1` is the
+    /// tenant).
+    pub const SCIM_LIST_FIRST_PLACEHOLDER: usize = 2;
+
     #[allow(clippy::too_many_arguments)]
-    /// A page of resources matching `where_sql` (already translated from a SCIM filter,
-    /// with `?` placeholders bound from `binds`), and the total number of matches.
+    /// A page of resources matching `where_sql` (already translated from a SCIM filter)
+    /// and the total number of matches. `where_sql` uses the placeholders
+    /// `$2` ([`Db::SCIM_LIST_FIRST_PLACEHOLDER`]) … `$(1 + binds.len())`, bound from
+    /// `binds` in order; `order_by` uses none.
     pub async fn scim_list(
         &self,
         kind: Kind,
@@ -240,16 +246,18 @@ impl Db {
         let cond = where_sql.map(|w| format!(" AND ({w})")).unwrap_or_default();
         let t = kind.table();
         let count_sql = format!(
-            "SELECT count(*) AS n FROM {t} WHERE tenant_id = ? AND scim_id IS NOT NULL{cond}"
+            "SELECT count(*) AS n FROM {t} WHERE tenant_id = $1 AND scim_id IS NOT NULL{cond}"
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(count_sql)).bind(tenant_id);
         let total: i64 = bind_all(q, binds)
             .fetch_one(self.pool())
             .await?
             .try_get("n")?;
+        let limit_at = Self::SCIM_LIST_FIRST_PLACEHOLDER + binds.len();
         let page_sql = format!(
             "SELECT id, scim_id, resource, version, created_at, updated_at FROM {t}
-             WHERE tenant_id = ? AND scim_id IS NOT NULL{cond} ORDER BY {order_by} LIMIT ? OFFSET ?"
+             WHERE tenant_id = $1 AND scim_id IS NOT NULL{cond} ORDER BY {order_by} LIMIT ${limit_at} OFFSET ${}",
+            limit_at + 1
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(page_sql)).bind(tenant_id);
         let rows = bind_all(q, binds)

@@ -17,7 +17,10 @@ use crate::directory::Tenant;
 use crate::scim::resource::{
     self, ScimError, etag, get_ci, list_response, project, served, with_meta,
 };
-use crate::store::{Actor, Kind, ResourceRow, StoreError, UserColumns, random_token, token_hash};
+use crate::scim::sql::Dialect;
+use crate::store::{
+    Actor, Db, Kind, ResourceRow, StoreError, UserColumns, random_token, token_hash,
+};
 
 const SCIM_JSON: &str = "application/scim+json";
 const MAX_COUNT: i64 = 1000;
@@ -308,7 +311,8 @@ async fn list(
     let count = num(&q.count, "count", 100)?.clamp(0, MAX_COUNT);
     let (where_sql, binds) = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(f) => {
-            let (w, b) = engine::where_clause(kind, f)?;
+            let (w, b) =
+                engine::where_clause(kind, f, dialect(state), Db::SCIM_LIST_FIRST_PLACEHOLDER)?;
             (Some(w), b)
         }
         None => (None, vec![]),
@@ -317,7 +321,7 @@ async fn list(
         .sort_order
         .as_deref()
         .is_some_and(|o| o.eq_ignore_ascii_case("descending"));
-    let order = engine::order_clause(kind, q.sort_by.as_deref(), descending)?;
+    let order = engine::order_clause(kind, q.sort_by.as_deref(), descending, dialect(state))?;
     let (total, rows) = state
         .db
         .scim_list(
@@ -352,6 +356,14 @@ async fn list(
         StatusCode::OK,
         &list_response(total, start, resources),
     ))
+}
+
+/// The SCIM filter translation's dialect for the connected database.
+fn dialect(state: &AppState) -> Dialect {
+    match state.db.dialect() {
+        crate::store::Dialect::Sqlite => Dialect::Sqlite,
+        crate::store::Dialect::Postgres => Dialect::Postgres,
+    }
 }
 
 pub(super) fn into_response(r: Result<HttpResponse, ScimError>) -> HttpResponse {

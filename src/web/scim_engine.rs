@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::scim::resource::ScimError;
 use crate::scim::schema::{ResourceSchema, group_schema, user_schema};
-use crate::scim::sql::{self, ColumnMap, GROUP_COLUMNS, SqlValue, USER_COLUMNS};
+use crate::scim::sql::{self, ColumnMap, Dialect, GROUP_COLUMNS, SqlValue, USER_COLUMNS};
 use crate::store::{BindValue, Kind};
 
 fn parts(kind: Kind) -> (&'static ResourceSchema, &'static ColumnMap) {
@@ -25,33 +25,38 @@ fn bind(v: SqlValue) -> BindValue {
     }
 }
 
-/// Translate a SCIM filter into a SQL condition with binds; a malformed or unsupported
-/// filter is a 400 `invalidFilter`, never an empty result.
-pub fn where_clause(kind: Kind, filter: &str) -> Result<(String, Vec<BindValue>), ScimError> {
+/// Translate a SCIM filter into a SQL condition for `dialect` whose placeholders start at
+/// `$first_placeholder`, with the values to bind to them in order; a malformed or
+/// unsupported filter is a 400 `invalidFilter`, never an empty result.
+pub fn where_clause(
+    kind: Kind,
+    filter: &str,
+    dialect: Dialect,
+    first_placeholder: usize,
+) -> Result<(String, Vec<BindValue>), ScimError> {
     let (schema, map) = parts(kind);
-    let (sql, binds) = sql::filter_to_sql(filter, schema, map).map_err(|e| {
-        ScimError::bad("invalidFilter", format!("filter '{filter}': {}", e.message))
-    })?;
-    Ok((sql, binds.into_iter().map(bind).collect()))
+    let frag =
+        sql::filter_to_sql(filter, schema, map, dialect, first_placeholder).map_err(|e| {
+            ScimError::bad("invalidFilter", format!("filter '{filter}': {}", e.message))
+        })?;
+    Ok((frag.sql, frag.binds.into_iter().map(bind).collect()))
 }
 
 /// The ORDER BY clause for `sortBy` (default: creation order), always ending with the
-/// primary key so that pages are stable.
+/// primary key so that pages are stable. No placeholders.
 pub fn order_clause(
     kind: Kind,
     sort_by: Option<&str>,
     descending: bool,
+    dialect: Dialect,
 ) -> Result<String, ScimError> {
     let Some(attr) = sort_by.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok("id".into());
     };
     let (schema, map) = parts(kind);
-    let expr = sql::order_by(attr, schema, map)
+    let expr = sql::order_by(attr, schema, map, dialect)
         .map_err(|e| ScimError::bad("invalidValue", format!("sortBy '{attr}': {}", e.message)))?;
-    Ok(format!(
-        "{expr} {}, id",
-        if descending { "DESC" } else { "ASC" }
-    ))
+    Ok(format!("{expr} {}, id", dialect.sort_direction(descending)))
 }
 
 /// Apply a PatchOp body to a resource; anything that cannot be applied is an error.

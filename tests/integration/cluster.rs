@@ -74,6 +74,11 @@ pub async fn start(db: &str, name: &str) -> Instance {
         ])
         .arg("--token-key")
         .arg(fixtures_dir().join("keys/app-token-test.pem"))
+        // The same (throwaway) master key for every instance, as operations.md asks.
+        .env(
+            "SSO_GATEWAY_MASTER_KEY",
+            "c3NvLWdhdGV3YXktdGVzdC1tYXN0ZXIta2V5LTMyYnk=",
+        )
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -422,7 +427,7 @@ async fn postgres_kill_9_mid_scim_burst_loses_no_acknowledged_write() {
     kill_during_burst(&postgres_schema(&base).await).await;
 }
 
-/// PostgreSQL restarts under load: requests fail fast with 503 (never a hang or a panic),
+/// PostgreSQL goes down under load and comes back: requests fail fast with 503 (never a hang or a panic),
 /// the gateway recovers by itself, and no write that was answered 2xx is lost. It restarts
 /// the machine's PostgreSQL, so it does not run with the rest of the suite:
 /// `scripts/fault-postgres.sh` (run by `.ci/run`) runs it on its own.
@@ -439,25 +444,29 @@ async fn postgres_restart_under_load_fails_fast_and_recovers() {
         .unwrap()
         .unwrap()
         .file_name();
+    // Down for 5 seconds, then back: a restart slow enough that requests meet the outage.
     let restart = actix_web::rt::spawn(async move {
+        let ctl = |action: &'static str| {
+            let version = version.clone();
+            tokio::task::spawn_blocking(move || {
+                Command::new("pg_ctlcluster")
+                    .args(["--skip-systemctl-redirect"])
+                    .arg(&version)
+                    .args(["main", action])
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+            })
+        };
         actix_web::rt::time::sleep(Duration::from_secs(2)).await;
-        let ok = tokio::task::spawn_blocking(move || {
-            Command::new("pg_ctlcluster")
-                .args(["--skip-systemctl-redirect"])
-                .arg(&version)
-                .args(["main", "restart"])
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap();
-        assert!(ok, "pg_ctlcluster restart failed");
+        assert!(ctl("stop").await.unwrap(), "pg_ctlcluster stop failed");
+        actix_web::rt::time::sleep(Duration::from_secs(5)).await;
+        assert!(ctl("start").await.unwrap(), "pg_ctlcluster start failed");
     });
     let started = std::time::Instant::now();
     let mut results = Vec::new(); // (name, status, latency)
     let mut i = 0;
-    while started.elapsed() < Duration::from_secs(12) {
+    while started.elapsed() < Duration::from_secs(16) {
         let name = format!("load{i:05}@acme.example");
         i += 1;
         let t = std::time::Instant::now();
@@ -488,6 +497,7 @@ async fn postgres_restart_under_load_fails_fast_and_recovers() {
         created.len()
     );
     assert!(other.is_empty(), "only 201 or 503: {other:?}");
+    assert!(refused > 0, "the outage was seen (503s)");
     assert!(
         slowest < Duration::from_secs(10),
         "failed fast ({slowest:?})"
