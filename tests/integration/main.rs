@@ -15,6 +15,7 @@ mod cli;
 mod common;
 mod demo;
 mod fixtures;
+mod fuzz_regressions;
 mod mint;
 mod mutations;
 mod oracle;
