@@ -25,3 +25,4 @@ mod scim_filter;
 mod scim_patch;
 mod scim_sql;
 mod web;
+mod xmlsec_verdict;
