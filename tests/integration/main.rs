@@ -26,3 +26,4 @@ mod scim_patch;
 mod scim_sql;
 mod web;
 mod xmlsec_verdict;
+mod xsw_corpus;
