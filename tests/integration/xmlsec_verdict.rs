@@ -525,3 +525,79 @@ fn signature_count_finds_elements_only() {
     );
     assert_eq!(signature_count(b"<a>Signature <x:SignatureMethod/></a>"), 0);
 }
+
+/// The signature-wrapping corpus through both verifiers: xmlsec1 alone (signatures only)
+/// accepts many wrapping attacks; each one we refuse must be refused by a documented
+/// stricter check, and what we accept xmlsec1 must accept too.
+#[test]
+fn xsw_corpus_verdicts_against_xmlsec1() {
+    if !xmlsec_available() {
+        require_in_ci("xmlsec1");
+        return;
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(fixtures_dir().join("xsw/manifest.json")).unwrap())
+            .unwrap();
+    let attacks: Vec<(String, String)> = manifest["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["file"].as_str().unwrap().to_string(),
+                a["base"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let dir = work_dir("xsw");
+    let certs = certs_for("idp-metadata.xml");
+    type Outcome = (String, Result<(), SamlError>, bool, Xmlsec);
+    let results: Vec<Outcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = attacks
+            .chunks(attacks.len().div_ceil(4))
+            .enumerate()
+            .map(|(t, chunk)| {
+                let (dir, certs) = (&dir, &certs);
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(k, (file, base))| {
+                            let good = crate::xsw_corpus::values(&verify(&fixture(base)).unwrap());
+                            let bytes = fixture(file);
+                            let verified = verify(&bytes);
+                            let same = verified
+                                .as_ref()
+                                .is_ok_and(|a| crate::xsw_corpus::values(a) == good);
+                            let theirs = xmlsec_verdict(&bytes, certs, dir, &format!("x{t}-{k}"));
+                            (file.clone(), verified.map(|_| ()), same, theirs)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut tally = Tally::default();
+    for (file, ours, same, theirs) in &results {
+        tally.add(file, ours, *theirs, *same);
+    }
+    eprintln!(
+        "{} wrapping attacks vs xmlsec1: both accept (harmless) {}, both refuse {}, \
+         xmlsec1 accepts and we refuse {:?}, violations {}",
+        results.len(),
+        tally.both_accept,
+        tally.both_refuse,
+        tally.stricter,
+        tally.violations.len()
+    );
+    assert!(
+        tally.violations.is_empty(),
+        "{}",
+        tally.violations.join("\n")
+    );
+}

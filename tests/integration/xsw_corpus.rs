@@ -13,7 +13,7 @@ use sso_gateway::saml::VerifiedAssertion;
 
 use crate::common::{fixture, fixtures_dir, verify};
 
-fn values(a: &VerifiedAssertion) -> String {
+pub(crate) fn values(a: &VerifiedAssertion) -> String {
     format!(
         "{:?}",
         (
