@@ -89,3 +89,35 @@ fn redirect_message_just_under_and_over_the_limit() {
         assert_eq!(r.is_ok(), ok, "{len} bytes: {r:?}");
     }
 }
+
+/// A filter as long as actix lets through (the request head is limited to 128 KiB):
+/// `and`/`or` chains build a deep left-leaning tree; parsing, evaluation, SQL translation
+/// and dropping it must not exhaust a 2 MiB worker-thread stack.
+#[test]
+fn very_long_scim_filter_chains_do_not_overflow_the_stack() {
+    use sso_gateway::scim::{USER_COLUMNS, matches, parse_filter, to_sql, user_schema};
+    for op in ["and", "or"] {
+        let term = format!("id pr {op} ");
+        let n = 120 * 1024 / term.len();
+        let filter = format!("{}id pr", term.repeat(n));
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let r = parse_filter(&filter, user_schema());
+                if let Ok(f) = &r {
+                    let _ = matches(f, &serde_json::json!({"id": "x"}), user_schema());
+                    let _ = to_sql(f, &USER_COLUMNS);
+                }
+                r.map(|_| ()).map_err(|e| e.to_string())
+            })
+            .unwrap()
+            .join();
+        let outcome = outcome.unwrap_or_else(|_| panic!("{op}: the thread died"));
+        let e = outcome.unwrap_err();
+        assert!(e.contains("more than 256"), "{op}: {e}");
+    }
+    // The bound itself: 256 operators parse, 257 do not.
+    let at = |n: usize| format!("{}id pr", "id pr or ".repeat(n));
+    assert!(parse_filter(&at(256), user_schema()).is_ok());
+    assert!(parse_filter(&at(257), user_schema()).is_err());
+}
