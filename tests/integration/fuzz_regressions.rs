@@ -121,3 +121,29 @@ fn very_long_scim_filter_chains_do_not_overflow_the_stack() {
     assert!(parse_filter(&at(256), user_schema()).is_ok());
     assert!(parse_filter(&at(257), user_schema()).is_err());
 }
+
+/// Not a regression test: how far the verify_response fuzz corpus gets. Replays
+/// fuzz/corpus/verify_response (left by scripts/fuzz.sh) and counts the outcomes, which
+/// shows whether the structure-aware mutator gets past the parser.
+/// `cargo test fuzz_corpus_outcomes -- --ignored --nocapture`
+#[test]
+#[ignore = "needs a local fuzz corpus"]
+fn fuzz_corpus_outcomes() {
+    let dir = crate::common::fixtures_dir().join("../../fuzz/corpus/verify_response");
+    let mut codes: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        n += 1;
+        // The fuzz target trusts more keys and allows SHA-1 and unsolicited responses; the
+        // default settings here give a slightly different mix, which is fine for a census.
+        let code = match crate::common::verify(&bytes) {
+            Ok(_) => "valid".to_string(),
+            Err(e) => e.code().to_string(),
+        };
+        *codes.entry(code).or_default() += 1;
+    }
+    let mut by_count: Vec<_> = codes.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1));
+    eprintln!("{n} corpus inputs: {by_count:?}");
+}
