@@ -63,16 +63,16 @@ for t in "${targets[@]}"; do
     nice -n 19 "$bin/$t" "${args[@]}" "$fuzz/corpus/$t" "$fuzz/seeds/$t" >"$log" 2>&1
     status=$?
     set -e
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-    corp=$(ls "$fuzz/corpus/$t" | wc -l)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" || true)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" || true)
+    cov=$( (grep -aEo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" || true) | tail -1)
+    corp=$(find "$fuzz/corpus/$t" -type f | wc -l)
     if [ "$status" -ne 0 ]; then
         echo "fuzz: $t FAILED (exit $status) after ${execs:-?} runs; see $log"
-        grep -E 'panicked|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | head -5 || true
+        (grep -aE -A2 'panicked|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" || true) | head -12
         failed+=("$t")
     else
-        echo "fuzz: $t ok: ${secs}s, ${execs:-?} runs, ${rate:-?} exec/s, ${cov:-?}, corpus $corp"
+        echo "fuzz: $t ok: ${secs}s, ${execs:-?} runs, ${rate:-?} exec/s, ${cov:-?} (corpus dir: $corp files)"
     fi
 done
 
