@@ -144,6 +144,6 @@ fn fuzz_corpus_outcomes() {
         *codes.entry(code).or_default() += 1;
     }
     let mut by_count: Vec<_> = codes.into_iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1));
+    by_count.sort_by_key(|c| std::cmp::Reverse(c.1));
     eprintln!("{n} corpus inputs: {by_count:?}");
 }
