@@ -18,7 +18,8 @@ use quick_xml::reader::Reader;
 
 use super::error::SamlError;
 use super::xml_text::{
-    check_chars, normalise_attribute, normalise_eol, resolve_reference, split_qname,
+    check_attribute_separation, check_chars, check_pi_target, check_xml_decl, normalise_attribute,
+    normalise_eol, resolve_reference, split_qname,
 };
 
 /// The namespace bound to the `xml` prefix.
@@ -330,6 +331,9 @@ impl<'l> Parser<'l> {
                         return Err(malformed("XML declaration not at the start"));
                     }
                     self.seen_decl_position = true;
+                    check_xml_decl(
+                        std::str::from_utf8(&d).map_err(|_| malformed("invalid declaration"))?,
+                    )?;
                     if let Some(enc) = d.encoding() {
                         let enc = enc.map_err(|e| malformed(e.to_string()))?;
                         let enc = String::from_utf8_lossy(&enc).to_ascii_lowercase();
@@ -396,6 +400,7 @@ impl<'l> Parser<'l> {
                     if target.eq_ignore_ascii_case("xml") {
                         return Err(malformed("XML declaration not at the start"));
                     }
+                    check_pi_target(target)?;
                     let data =
                         std::str::from_utf8(p.content()).map_err(|_| malformed("invalid PI"))?;
                     let data = normalise_eol(data.trim_start_matches([' ', '\t', '\r', '\n']));
@@ -514,6 +519,7 @@ impl<'l> Parser<'l> {
             .map_err(|_| malformed("invalid element name"))?
             .to_string();
         let (prefix, local) = split_qname(&qname)?;
+        check_attribute_separation(start.attributes_raw())?;
 
         let mut ns_decls: Vec<(String, String)> = Vec::new();
         let mut raw_attrs: Vec<(Option<String>, String, String)> = Vec::new();
@@ -652,6 +658,37 @@ mod tests {
         assert!(ce.is("urn:d", "c"));
         assert_eq!(d.parent(c), Some(d.root()));
         assert_eq!(d.text_content(d.root()), "t<x");
+    }
+
+    #[test]
+    fn refuses_what_libxml2_refuses_in_declarations_tags_and_pis() {
+        // Found by the xmlsec1 verdict differential (single-byte mutants): quick-xml
+        // reads these leniently; libxml2 (and the XML spec) refuse them.
+        for bad in [
+            r#"<?xml version="1.0""?><a/>"#,
+            r#"<?xml version="1.0"encoding="UTF-8"?><a/>"#,
+            r#"<?xml version="1.0" e0coding="UTF-8"?><a/>"#,
+            r#"<?xml version="1.0" enc>ding="UTF-8"?><a/>"#,
+            r#"<?xml version="1.0" encoding="UTF-8" x?><a/>"#,
+            r#"<?xml encoding="UTF-8" version="1.0"?><a/>"#,
+            r#"<?xml version='1.0' standalone="maybe"?><a/>"#,
+            r#"<?<ml version="1.0"?><a/>"#,
+            r#"<?xml>version="1.0"?><a/>"#,
+            r#"<?a:b x?><a/>"#,
+            r#"<a x="1"y="2"/>"#,
+            r#"<a x='1'y='2'></a>"#,
+        ] {
+            assert_eq!(p(bad).unwrap_err().code(), "xml_malformed", "{bad}");
+        }
+        for good in [
+            r#"<?xml version="1.0"?><a/>"#,
+            "<?xml version='1.0' encoding='utf-8' standalone='yes' ?>\n<a/>",
+            r#"<?xml version="1.0" standalone="no"?><a x="1" y='2'/>"#,
+            "<a x=\"1\"\ty=\"2\"\n/><?pi data?>",
+            r#"<a x="1"/>"#,
+        ] {
+            assert!(p(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

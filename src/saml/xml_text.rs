@@ -41,6 +41,104 @@ fn check_ncname(s: &str) -> Result<(), SamlError> {
     }
 }
 
+/// A processing-instruction target: an NCName (no colon, XML Namespaces §7).
+pub(super) fn check_pi_target(s: &str) -> Result<(), SamlError> {
+    check_ncname(s).map_err(|_| malformed(format!("invalid processing-instruction target '{s}'")))
+}
+
+const WS: [char; 4] = [' ', '\t', '\r', '\n'];
+
+/// XML 1.0 [23]: `xml` VersionInfo EncodingDecl? SDDecl? S?, as quick-xml hands over
+/// the declaration (without `<?` and `?>`). quick-xml itself reads the pseudo-attributes
+/// leniently (missing whitespace, stray characters), which libxml2 refuses.
+pub(super) fn check_xml_decl(raw: &str) -> Result<(), SamlError> {
+    let bad = |why: &str| malformed(format!("malformed XML declaration: {why}"));
+    let mut rest = raw.strip_prefix("xml").ok_or_else(|| bad("no 'xml'"))?;
+    let mut names = Vec::new();
+    loop {
+        let trimmed = rest.trim_start_matches(WS);
+        if trimmed.is_empty() {
+            break;
+        }
+        if trimmed.len() == rest.len() {
+            return Err(bad("pseudo-attributes must be separated by whitespace"));
+        }
+        let name_end = trimmed
+            .find(|c: char| c == '=' || WS.contains(&c))
+            .ok_or_else(|| bad("expected '='"))?;
+        let (name, after) = trimmed.split_at(name_end);
+        let after = after
+            .trim_start_matches(WS)
+            .strip_prefix('=')
+            .ok_or_else(|| bad("expected '='"))?
+            .trim_start_matches(WS);
+        let quote = after
+            .chars()
+            .next()
+            .filter(|&c| c == '"' || c == '\'')
+            .ok_or_else(|| bad("expected a quoted value"))?;
+        let body = after.get(1..).unwrap_or("");
+        let close = body.find(quote).ok_or_else(|| bad("unterminated value"))?;
+        let value = body.get(..close).unwrap_or("");
+        rest = body.get(close + 1..).unwrap_or("");
+        let valid = match name {
+            "version" => value
+                .strip_prefix("1.")
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
+            "encoding" => {
+                value
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphabetic())
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            }
+            "standalone" => value == "yes" || value == "no",
+            _ => return Err(bad("unknown pseudo-attribute")),
+        };
+        if !valid {
+            return Err(bad("invalid value"));
+        }
+        names.push(name);
+    }
+    let order_ok = matches!(
+        names.as_slice(),
+        ["version"]
+            | ["version", "encoding"]
+            | ["version", "standalone"]
+            | ["version", "encoding", "standalone"]
+    );
+    if !order_ok {
+        return Err(bad(
+            "expected version, then optional encoding and standalone",
+        ));
+    }
+    Ok(())
+}
+
+/// XML 1.0 [40]/[44]: in a start tag every attribute is preceded by whitespace.
+/// quick-xml accepts `a="1"b="2"`; this refuses it. `raw` is the tag after its name.
+pub(super) fn check_attribute_separation(raw: &[u8]) -> Result<(), SamlError> {
+    let mut quote: Option<u8> = None;
+    let mut just_closed = false;
+    for &b in raw {
+        if std::mem::take(&mut just_closed) && !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'/') {
+            return Err(malformed("attributes must be separated by whitespace"));
+        }
+        match quote {
+            Some(q) if b == q => {
+                quote = None;
+                just_closed = true;
+            }
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None => {}
+        }
+    }
+    Ok(())
+}
+
 /// Split `p:local` into its parts, checking both are NCNames.
 pub(super) fn split_qname(q: &str) -> Result<(Option<String>, String), SamlError> {
     match q.split_once(':') {

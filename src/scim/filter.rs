@@ -197,6 +197,9 @@ pub fn parse_path(input: &str, schema: &'static ResourceSchema) -> Result<PatchP
 }
 
 const MAX_DEPTH: usize = 32;
+/// `and`/`or` chains build a left-leaning tree that is evaluated, translated and dropped
+/// recursively: without a bound, a 128 KiB filter overflows a worker thread's stack.
+const MAX_OPERATORS: usize = 256;
 
 #[derive(Clone, Copy)]
 enum Ctx {
@@ -209,6 +212,7 @@ struct Parser {
     at: usize,
     end: usize,
     schema: &'static ResourceSchema,
+    operators: usize,
 }
 
 /// Resolve a top-level attribute path (`[URN ":"] name ["." sub]`).
@@ -295,6 +299,7 @@ impl Parser {
             at: 0,
             end: input.chars().count() + 1,
             schema,
+            operators: 0,
         })
     }
 
@@ -353,6 +358,17 @@ impl Parser {
         }
     }
 
+    fn count_operator(&mut self) -> Result<(), FilterError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(FilterError::at(
+                format!("filter has more than {MAX_OPERATORS} 'and'/'or' operators"),
+                Some(self.pos()),
+            ));
+        }
+        Ok(())
+    }
+
     fn or_exp(&mut self, ctx: Ctx, depth: usize) -> Result<Filter, FilterError> {
         if depth > MAX_DEPTH {
             return Err(FilterError::at(
@@ -362,6 +378,7 @@ impl Parser {
         }
         let mut left = self.and_exp(ctx, depth)?;
         while self.eat_keyword("or") {
+            self.count_operator()?;
             let right = self.and_exp(ctx, depth)?;
             left = Filter::Or(Box::new(left), Box::new(right));
         }
@@ -371,6 +388,7 @@ impl Parser {
     fn and_exp(&mut self, ctx: Ctx, depth: usize) -> Result<Filter, FilterError> {
         let mut left = self.unary(ctx, depth)?;
         while self.eat_keyword("and") {
+            self.count_operator()?;
             let right = self.unary(ctx, depth)?;
             left = Filter::And(Box::new(left), Box::new(right));
         }
