@@ -239,6 +239,31 @@ impl Keyring {
         Ok(keys)
     }
 
+    /// Readiness: the master key opens the newest stored current key (cached after the
+    /// first time), or, with no key stored yet, seals and opens a probe.
+    pub async fn check(&self, db: &Db) -> Result<&'static str, KeyError> {
+        match db.any_current_sp_key().await? {
+            Some(r) => {
+                self.unseal(&r)?;
+                Ok("the master key opens the stored SP keys")
+            }
+            None => {
+                let probe = "readiness probe";
+                let sealed =
+                    crate::saml::keys::seal_private_key(probe, self.master.expose(), "readyz")
+                        .map_err(|e| KeyError::Key(e.to_string()))?;
+                let opened =
+                    crate::saml::keys::unseal_private_key(&sealed, self.master.expose(), "readyz")
+                        .map_err(|e| KeyError::Key(e.to_string()))?;
+                if opened == probe {
+                    Ok("no SP key stored yet (generated on first use); the master key works")
+                } else {
+                    Err(KeyError::Key("the master key does not round-trip".into()))
+                }
+            }
+        }
+    }
+
     /// The verifier's settings for a tenant, with the decryption keys (current, then next).
     pub async fn sp_settings(
         &self,

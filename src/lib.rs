@@ -2,7 +2,8 @@
 //! and the telephony vendor's apps.
 //!
 //! Layers (imports point down only): `cli` -> `app` -> `web` -> `session`, `keyring`, `store` ->
-//! `directory`, `saml` (pure core), `clock`.
+//! `directory`, `saml` (pure core), `clock`. `obs` (metrics, logs, readiness) is used by
+//! `cli` and `web`.
 //! See `docs/architecture.md`.
 
 pub mod app;
@@ -10,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod directory;
 pub mod keyring;
+pub mod obs;
 pub mod saml;
 pub mod scim;
 pub mod session;

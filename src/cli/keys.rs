@@ -51,10 +51,15 @@ pub fn load_master_key(args: &MasterKeyArgs, database: &str) -> Result<MasterKey
             if !path.exists() {
                 let key = MasterKey::random()?;
                 write_private(&path, &base64::engine::general_purpose::STANDARD.encode(key.expose()))?;
-                eprintln!(
-                    "level=warn msg=\"created a master key\" path=\"{}\" note=\"it seals the SP private keys: back it up with the database\"",
-                    path.display()
-                );
+                if crate::obs::logging::is_json() {
+                    // `serve` in JSON mode: every line it writes is JSON.
+                    tracing::warn!(path = %path.display(), note = "it seals the SP private keys: back it up with the database", "created a master key");
+                } else {
+                    eprintln!(
+                        "level=warn msg=\"created a master key\" path=\"{}\" note=\"it seals the SP private keys: back it up with the database\"",
+                        path.display()
+                    );
+                }
             }
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             parse_master_key(&text)

@@ -44,6 +44,9 @@ pub struct Args {
     /// metadata decides which keys are trusted).
     #[arg(long)]
     insecure_http_metadata: bool,
+    /// Observability (issue 10): --log-format, --metrics-token.
+    #[command(flatten)]
+    obs: crate::obs::ObsArgs,
 }
 
 /// Open the database, creating the folder of an embedded SQLite file.
@@ -80,11 +83,12 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("sso-gateway serve: {msg}");
+    crate::obs::logging::fatal(&format!("sso-gateway serve: {msg}"));
     ExitCode::from(2)
 }
 
 pub fn run(args: Args) -> ExitCode {
+    crate::obs::logging::init(args.obs.log_format);
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
         match serve(args).await {
@@ -139,8 +143,8 @@ async fn serve(args: Args) -> Result<(), String> {
         keys: Arc::new(super::keys::keyring(&args.master, &args.database)?),
     };
     if state.db.dialect() == crate::store::Dialect::Postgres && args.token_key.is_none() {
-        eprintln!(
-            "level=warn msg=\"no --token-key: this instance signs app tokens with its own key; give every instance the same key (docs/operations.md)\""
+        tracing::warn!(
+            "no --token-key: this instance signs app tokens with its own key; give every instance the same key (docs/operations.md)"
         );
     }
     let is_demo = state.demo.is_some();
@@ -152,40 +156,54 @@ async fn serve(args: Args) -> Result<(), String> {
         loop {
             tick.tick().await;
             match purge_db.purge_expired(purge_clock.now()).await {
-                Ok(n) if n > 0 => eprintln!("level=info msg=\"purged expired rows\" rows={n}"),
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired rows"),
                 Ok(_) => {}
-                Err(e) => eprintln!("level=error msg=\"purge failed\" error=\"{e}\""),
+                Err(e) => tracing::error!(error = %e, "purge failed"),
             }
         }
     });
     let data = web::Data::new(state);
+    // Observability (issue 10): who may read /metrics; the request-id middleware outermost.
+    let metrics_access = web::Data::new(crate::obs::metrics::MetricsAccess::for_listen(
+        &args.listen,
+        args.obs.metrics_token.as_deref(),
+    ));
+    crate::obs::metrics::handle();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(web::FormConfig::default().limit(512 * 1024))
+            .app_data(metrics_access.clone())
             .wrap(crate::web::security_headers())
+            .wrap(actix_web::middleware::from_fn(
+                crate::obs::request_id::middleware,
+            ))
             .configure(|cfg| crate::web::configure(cfg, is_demo))
     })
     .bind(&args.listen)
     .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    println!(
+    // The banner: plain lines on a terminal, one JSON event a line in JSON mode.
+    let mut banner = vec![format!(
         "sso-gateway listening on http://{} (public URL {public_url})",
         args.listen
-    );
+    )];
     if is_demo {
-        println!();
-        println!("  Demo ready. Open {public_url}/ and sign in as alice@example.com");
-        println!("  (bob@example.com is deactivated, carol@example.com has no license).");
-        println!(
-            "  IdP-initiated login: {public_url}/demo/idp  ·  SP metadata: {public_url}/saml/demo/metadata"
-        );
-        println!(
-            "  Configuration Manager: {public_url}/admin as {} / {} (operator),",
-            crate::web::demo::DEMO_OPERATOR,
-            crate::web::demo::DEMO_OPERATOR_PASSWORD
-        );
-        println!("  or alice@example.com through the demo company's SSO (organization \"demo\").");
-        println!();
+        banner.extend([
+            String::new(),
+            format!("  Demo ready. Open {public_url}/ and sign in as alice@example.com"),
+            "  (bob@example.com is deactivated, carol@example.com has no license).".into(),
+            format!(
+                "  IdP-initiated login: {public_url}/demo/idp  ·  SP metadata: {public_url}/saml/demo/metadata"
+            ),
+            format!(
+                "  Configuration Manager: {public_url}/admin as {} / {} (operator),",
+                crate::web::demo::DEMO_OPERATOR,
+                crate::web::demo::DEMO_OPERATOR_PASSWORD
+            ),
+            "  or alice@example.com through the demo company's SSO (organization \"demo\").".into(),
+            String::new(),
+        ]);
     }
+    crate::obs::logging::banner(&banner);
     server.run().await.map_err(|e| e.to_string())
 }

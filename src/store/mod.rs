@@ -9,6 +9,7 @@ mod db;
 mod licenses;
 mod scim;
 mod sp_keys;
+mod stats;
 mod users;
 
 pub use admin::{AdminAccount, AdminRole, AdminSession, TenantSummary};
@@ -22,6 +23,7 @@ pub use db::{
 pub use licenses::{InventoryLine, LicenseError};
 pub use scim::{BindValue, Kind, ResourceRow, ScimTokenInfo, UserColumns};
 pub use sp_keys::{KeyPurpose, SpKeyRow};
+pub use stats::LiveCounts;
 pub use users::{LiveSession, NumberError, NumberField, UserQuery, UserSource, UserSummary};
 
 /// SHA-256 of a secret token, hex: tokens are stored only hashed.

@@ -50,7 +50,7 @@ pub struct SpKeyRow {
     pub created_at: i64,
 }
 
-fn row(r: &AnyRow) -> Result<SpKeyRow, StoreError> {
+pub(super) fn row(r: &AnyRow) -> Result<SpKeyRow, StoreError> {
     let purpose: String = r.try_get("purpose")?;
     Ok(SpKeyRow {
         id: r.try_get("id")?,

@@ -231,7 +231,7 @@ pub async fn api_session(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
                 .json(json!({"error": "no_session", "message": "not signed in"}));
         }
         Err(e) => {
-            eprintln!("level=error msg=\"session lookup failed\" error=\"{e}\"");
+            tracing::error!(error = %e, "session lookup failed");
             return HttpResponse::ServiceUnavailable().json(json!({"error": "unavailable"}));
         }
     };

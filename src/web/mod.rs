@@ -40,6 +40,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         .route("/api/session", web::get().to(apps::api_session))
         .route("/.well-known/jwks.json", web::get().to(apps::jwks))
         .route("/healthz", web::get().to(apps::healthz))
+        // Observability (issue 10): Prometheus text format, readiness checks.
+        .route("/metrics", web::get().to(crate::obs::metrics::endpoint))
+        .route("/readyz", web::get().to(crate::obs::health::readyz))
         .route("/static/app.css", web::get().to(static_css))
         .route("/static/autosubmit.js", web::get().to(static_js))
         .route("/static/admin.js", web::get().to(static_admin_js))

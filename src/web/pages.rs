@@ -54,7 +54,7 @@ pub fn html(status: StatusCode, t: &impl Template) -> HttpResponse {
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
             .body(body),
         Err(e) => {
-            eprintln!("level=error msg=\"template failed\" error=\"{e}\"");
+            tracing::error!(error = %e, "template failed");
             HttpResponse::InternalServerError().body("internal error")
         }
     }
@@ -89,7 +89,8 @@ pub fn incident_id() -> String {
 /// A storage failure: the user sees a generic page with an incident id.
 pub fn store_failure(e: &StoreError) -> HttpResponse {
     let inc = incident_id();
-    eprintln!("level=error incident={inc} msg=\"storage failure\" error=\"{e}\"");
+    crate::obs::note_incident(&inc);
+    tracing::error!(incident = %inc, error = %e, "storage failure");
     message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Temporarily unavailable",

@@ -49,7 +49,8 @@ pub async fn metadata(state: web::Data<AppState>, path: web::Path<String>) -> Ht
 /// The SP keys are unusable (the master key does not open them, or the database failed).
 pub fn key_failure(e: &KeyError) -> HttpResponse {
     let inc = pages::incident_id();
-    eprintln!("level=error incident={inc} msg=\"SP keys unavailable\" error=\"{e}\"");
+    crate::obs::note_incident(&inc);
+    tracing::error!(incident = %inc, error = %e, "SP keys unavailable");
     message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Temporarily unavailable",
@@ -355,20 +356,40 @@ async fn correlate(
     }
 }
 
+/// Which flow an event belongs to (the metric it counts in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    SignIn,
+    Logout,
+}
+
 async fn record(
     state: &AppState,
     tenant: &Tenant,
+    flow: Flow,
     incident: Option<&str>,
     outcome: &str,
     subject: Option<&str>,
     detail: &str,
 ) {
-    eprintln!(
-        "level=info event=sign_in tenant={} outcome={outcome} incident={} subject={:?} detail={detail:?}",
-        tenant.slug,
-        incident.unwrap_or("-"),
-        subject.unwrap_or("-")
-    );
+    match flow {
+        Flow::SignIn => crate::obs::metrics::sign_in(&tenant.slug, outcome),
+        Flow::Logout => crate::obs::metrics::logout(&tenant.slug, outcome),
+    }
+    let event = match flow {
+        Flow::SignIn => "sign_in",
+        Flow::Logout => "logout",
+    };
+    let who = subject.unwrap_or("-");
+    match incident {
+        Some(inc) => {
+            crate::obs::note_incident(inc);
+            tracing::warn!(event, tenant = %tenant.slug, outcome, incident = %inc, subject = who, detail, "{event} refused");
+        }
+        None => {
+            tracing::info!(event, tenant = %tenant.slug, outcome, subject = who, detail, "{event}")
+        }
+    }
     if let Err(e) = state
         .db
         .record_event(
@@ -382,7 +403,7 @@ async fn record(
         )
         .await
     {
-        eprintln!("level=error msg=\"event not recorded\" error=\"{e}\"");
+        tracing::error!(error = %e, "event not recorded");
     }
 }
 
@@ -437,6 +458,7 @@ pub async fn acs(
         (inc, code.to_string())
     };
     let Some(body) = form.saml_response.as_deref() else {
+        crate::obs::metrics::sign_in(&tenant.slug, "saml_response_missing");
         return message(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
@@ -448,7 +470,16 @@ pub async fn acs(
         Ok(c) => c,
         Err((code, detail)) => {
             let (inc, _) = failed(&code);
-            record(&state, &tenant, Some(&inc), &code, None, &detail).await;
+            record(
+                &state,
+                &tenant,
+                Flow::SignIn,
+                Some(&inc),
+                &code,
+                None,
+                &detail,
+            )
+            .await;
             return message(
                 StatusCode::BAD_REQUEST,
                 "Sign-in failed",
@@ -464,6 +495,7 @@ pub async fn acs(
             record(
                 &state,
                 &tenant,
+                Flow::SignIn,
                 Some(&inc),
                 e.code(),
                 None,
@@ -485,7 +517,10 @@ pub async fn acs(
         .await
     {
         Ok(sp) => sp,
-        Err(e) => return key_failure(&e),
+        Err(e) => {
+            crate::obs::metrics::sign_in(&tenant.slug, "sp_keys_unavailable");
+            return key_failure(&e);
+        }
     };
     let mut replay = DeferredReplay(None);
     let mut ctx = VerifyContext {
@@ -507,6 +542,7 @@ pub async fn acs(
             record(
                 &state,
                 &tenant,
+                Flow::SignIn,
                 Some(&inc),
                 e.code(),
                 None,
@@ -528,6 +564,7 @@ pub async fn acs(
             record(
                 &state,
                 &tenant,
+                Flow::SignIn,
                 Some(&inc),
                 "replayed",
                 Some(assertion.name_id()),
@@ -541,7 +578,10 @@ pub async fn acs(
                 Some(&inc),
             );
         }
-        Err(e) => return store_failure(&e),
+        Err(e) => {
+            crate::obs::metrics::sign_in(&tenant.slug, "store_error");
+            return store_failure(&e);
+        }
     }
     // Which trusted certificate verified this login (shown on the console's IdP page).
     if let Some(c) = trust
@@ -553,7 +593,7 @@ pub async fn acs(
             .mark_certificate_used(tenant.id, c.der_base64(), now)
             .await
     {
-        eprintln!("level=warn msg=\"certificate use not recorded\" error=\"{e}\"");
+        tracing::warn!(error = %e, "certificate use not recorded");
     }
     if corr.purpose == RequestPurpose::Admin {
         return crate::web::admin::sso::finish_at_acs(&state, &tenant, &assertion).await;
@@ -567,6 +607,7 @@ pub async fn acs(
             record(
                 &state,
                 &tenant,
+                Flow::SignIn,
                 None,
                 "success",
                 Some(&user.user_name),
@@ -587,6 +628,7 @@ pub async fn acs(
             record(
                 &state,
                 &tenant,
+                Flow::SignIn,
                 Some(&inc),
                 r.code(),
                 Some(assertion.name_id()),
@@ -595,7 +637,10 @@ pub async fn acs(
             .await;
             refusal_page(&tenant, &r, &inc)
         }
-        Err(e) => store_failure(&e),
+        Err(e) => {
+            crate::obs::metrics::sign_in(&tenant.slug, "store_error");
+            store_failure(&e)
+        }
     }
 }
 
@@ -779,6 +824,7 @@ async fn handle_logout_request(
     record(
         state,
         tenant,
+        Flow::Logout,
         None,
         "logout",
         Some(&lr.name_id),
@@ -832,6 +878,7 @@ async fn slo_error(state: &AppState, tenant: &Tenant, e: &SamlError) -> HttpResp
     record(
         state,
         tenant,
+        Flow::Logout,
         Some(&inc),
         e.code(),
         None,

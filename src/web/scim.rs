@@ -14,6 +14,7 @@ use super::scim_discovery as discovery;
 use super::scim_engine as engine;
 use crate::app::AppState;
 use crate::directory::Tenant;
+use crate::obs::metrics::ScimOp;
 use crate::scim::resource::{
     self, ScimError, etag, get_ci, list_response, project, served, with_meta,
 };
@@ -96,7 +97,7 @@ fn store_error(e: &StoreError) -> ScimError {
         )),
         StoreError::NotFound(what) => ScimError::not_found(format!("{what} not found")),
         other => {
-            eprintln!("level=error msg=\"scim storage failure\" error=\"{other}\"");
+            tracing::error!(error = %other, "scim storage failure");
             ScimError::new(
                 503,
                 None,
@@ -370,12 +371,27 @@ pub(super) fn into_response(r: Result<HttpResponse, ScimError>) -> HttpResponse 
     r.unwrap_or_else(|e| error(&e))
 }
 
+/// As `into_response`, counted in `sso_gateway_scim_requests_total`.
+fn observed(kind: Kind, op: ScimOp, r: Result<HttpResponse, ScimError>) -> HttpResponse {
+    let resp = into_response(r);
+    let resource = match kind {
+        Kind::User => "users",
+        Kind::Group => "groups",
+    };
+    crate::obs::metrics::scim(resource, op, resp.status());
+    resp
+}
+
 async fn list_users(
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<ListQuery>,
 ) -> HttpResponse {
-    into_response(list(&state, &req, Kind::User, &q).await)
+    observed(
+        Kind::User,
+        ScimOp::List,
+        list(&state, &req, Kind::User, &q).await,
+    )
 }
 
 async fn list_groups(
@@ -383,7 +399,11 @@ async fn list_groups(
     req: HttpRequest,
     q: web::Query<ListQuery>,
 ) -> HttpResponse {
-    into_response(list(&state, &req, Kind::Group, &q).await)
+    observed(
+        Kind::Group,
+        ScimOp::List,
+        list(&state, &req, Kind::Group, &q).await,
+    )
 }
 
 async fn create_user(
@@ -391,7 +411,9 @@ async fn create_user(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    into_response(
+    observed(
+        Kind::User,
+        ScimOp::Create,
         async {
             let (tenant, actor) = authorize_actor(&state, &req).await?;
             let user = resource::normalize_user(&parse_body(&body)?)?;
@@ -489,7 +511,11 @@ async fn get_user(
     req: HttpRequest,
     q: web::Query<GetQuery>,
 ) -> HttpResponse {
-    into_response(get_one(&state, &req, Kind::User, &q).await)
+    observed(
+        Kind::User,
+        ScimOp::Get,
+        get_one(&state, &req, Kind::User, &q).await,
+    )
 }
 
 async fn get_group(
@@ -497,7 +523,11 @@ async fn get_group(
     req: HttpRequest,
     q: web::Query<GetQuery>,
 ) -> HttpResponse {
-    into_response(get_one(&state, &req, Kind::Group, &q).await)
+    observed(
+        Kind::Group,
+        ScimOp::Get,
+        get_one(&state, &req, Kind::Group, &q).await,
+    )
 }
 
 /// Update a user by a function of its current resource (PUT and PATCH).
@@ -546,7 +576,9 @@ async fn replace_user(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    into_response(
+    observed(
+        Kind::User,
+        ScimOp::Replace,
         async {
             let new = parse_body(&body)?;
             update_user_with(&state, &req, move |_| Ok(new)).await
@@ -560,7 +592,9 @@ async fn patch_user(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    into_response(
+    observed(
+        Kind::User,
+        ScimOp::Patch,
         async {
             let ops = parse_body(&body)?;
             update_user_with(&state, &req, move |current| {
@@ -602,11 +636,19 @@ async fn delete_one(
 }
 
 async fn delete_user(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    into_response(delete_one(&state, &req, Kind::User).await)
+    observed(
+        Kind::User,
+        ScimOp::Delete,
+        delete_one(&state, &req, Kind::User).await,
+    )
 }
 
 async fn delete_group(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    into_response(delete_one(&state, &req, Kind::Group).await)
+    observed(
+        Kind::Group,
+        ScimOp::Delete,
+        delete_one(&state, &req, Kind::Group).await,
+    )
 }
 
 fn missing_member(id: String) -> ScimError {
@@ -635,7 +677,9 @@ async fn create_group(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    into_response(
+    observed(
+        Kind::Group,
+        ScimOp::Create,
         async {
             let (tenant, actor) = authorize_actor(&state, &req).await?;
             let group = resource::normalize_group(&parse_body(&body)?)?;
@@ -733,7 +777,9 @@ async fn replace_group(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    into_response(
+    observed(
+        Kind::Group,
+        ScimOp::Replace,
         async {
             let new = parse_body(&body)?;
             update_group_with(&state, &req, move |_| Ok(new)).await
@@ -747,7 +793,9 @@ async fn patch_group(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    into_response(
+    observed(
+        Kind::Group,
+        ScimOp::Patch,
         async {
             let ops = parse_body(&body)?;
             update_group_with(&state, &req, move |current| {

@@ -131,7 +131,8 @@ impl From<StoreError> for Fail {
             ),
             other => {
                 let inc = pages::incident_id();
-                eprintln!("level=error incident={inc} msg=\"storage failure\" error=\"{other}\"");
+                crate::obs::note_incident(&inc);
+                tracing::error!(incident = %inc, error = %other, "storage failure");
                 Fail::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",

@@ -186,7 +186,7 @@ pub(crate) async fn start_session(
     if let Err(e) = stored.await {
         return store_failure(&e);
     }
-    eprintln!("level=info msg=\"admin login\" admin_id={admin_id}");
+    tracing::info!(admin_id, "admin login");
     let mut r = redirect("/admin");
     let _ = r.add_cookie(&admin_cookie(&raw, ABSOLUTE_SECONDS));
     let _ = r.add_cookie(&pre_cookie("", 0));
@@ -222,7 +222,7 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
             .db
             .admin_login_failed(a.id, MAX_FAILURES, LOCK_SECONDS, now)
             .await;
-        eprintln!("level=warn msg=\"admin login refused\" admin_id={}", a.id);
+        tracing::warn!(admin_id = a.id, "admin login refused");
         refused_delay().await;
         return match locked {
             Ok(Some(until)) => {

@@ -186,10 +186,7 @@ pub async fn refresh(
                 .db
                 .metadata_fetch_failed(tenant.id, &msg, next, now)
                 .await?;
-            eprintln!(
-                "level=warn msg=\"metadata refresh failed\" tenant={} error={msg:?}",
-                tenant.slug
-            );
+            tracing::warn!(tenant = %tenant.slug, error = %msg, "metadata refresh failed");
             Ok(Err(msg))
         }
         Err(e) => Err(e),
@@ -291,7 +288,7 @@ pub fn spawn(state: AppState) {
         loop {
             tick.tick().await;
             if let Err(e) = refresh_due(&state).await {
-                eprintln!("level=error msg=\"metadata refresh job failed\" error=\"{e}\"");
+                tracing::error!(error = %e, "metadata refresh job failed");
             }
         }
     });

@@ -83,10 +83,13 @@ pub async fn finish_at_acs(
     let incident = pages::incident_id();
     let inc = incident.as_str();
     let record = |outcome: &'static str, subject: String, detail: String| async move {
-        eprintln!(
-            "level=info event=admin_sign_in tenant={} outcome={outcome} subject={subject:?}",
-            tenant.slug
-        );
+        crate::obs::metrics::admin_sign_in(&tenant.slug, outcome);
+        if outcome == "success" {
+            tracing::info!(event = "admin_sign_in", tenant = %tenant.slug, outcome, subject = %subject, "admin_sign_in");
+        } else {
+            crate::obs::note_incident(inc);
+            tracing::warn!(event = "admin_sign_in", tenant = %tenant.slug, outcome, incident = %inc, subject = %subject, "admin_sign_in refused");
+        }
         let _ = state
             .db
             .record_event(

@@ -1,0 +1,37 @@
+//! Observability: Prometheus metrics (`/metrics`), structured logs (`tracing`, JSON lines
+//! or text), a request id on every log line of a request, and the readiness check
+//! (`/readyz`). See docs/operations.md, "Metrics and logs".
+//!
+//! Handlers record their counters through [`metrics`] whether or not the request-id
+//! middleware wraps the app (tests build apps without it); the middleware adds the
+//! latency histogram, the access-log line and the `X-Request-Id` header.
+
+pub mod health;
+pub mod logging;
+pub mod metrics;
+pub mod request_id;
+
+/// The command-line options of `serve` that belong here.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ObsArgs {
+    /// Log format: `json` (one JSON object a line), `text` (readable), or `auto`: text on
+    /// a terminal, JSON otherwise. The level filter is `SSO_GATEWAY_LOG` (or `RUST_LOG`),
+    /// default `info`.
+    #[arg(long, value_enum, default_value_t = logging::LogFormat::Auto, env = "SSO_GATEWAY_LOG_FORMAT")]
+    pub log_format: logging::LogFormat,
+    /// Bearer token `/metrics` requires. Without it `/metrics` is open when the gateway
+    /// listens on a loopback address only, and refused (403) otherwise.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SSO_GATEWAY_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+}
+
+/// Attach an incident id to the current request's span, so the request's access-log line
+/// names the incident too (the event that created it carries it as a field already).
+pub fn note_incident(incident: &str) {
+    tracing::Span::current().record("incident", incident);
+}
