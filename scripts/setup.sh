@@ -17,10 +17,11 @@ if ((${#need_apt[@]})); then
 fi
 
 # Tests: lxml is the exclusive-C14N oracle (differential corpus); signxml regenerates/cross-checks fixtures;
-# cryptography encrypts the fixtures xmlsec1 cannot (tests/fixtures/pyxmlenc.py).
-if ! python3 -c 'import lxml, signxml, cryptography' 2>/dev/null; then
-  echo "setup: installing Python packages lxml, signxml, cryptography"
-  python3 -m pip install --quiet --disable-pip-version-check lxml signxml cryptography
+# cryptography encrypts the fixtures xmlsec1 cannot (tests/fixtures/pyxmlenc.py);
+# prometheus_client's parser checks the /metrics exposition (tests/integration/observability.rs).
+if ! python3 -c 'import lxml, signxml, cryptography, prometheus_client' 2>/dev/null; then
+  echo "setup: installing Python packages lxml, signxml, cryptography, prometheus_client"
+  python3 -m pip install --quiet --disable-pip-version-check lxml signxml cryptography prometheus_client
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo (Rust 1.95+) is required" >&2; exit 1; }

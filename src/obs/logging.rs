@@ -62,6 +62,22 @@ pub fn init(format: LogFormat) -> bool {
     };
     if installed.is_ok() {
         JSON.store(json, Ordering::Relaxed);
+        if json {
+            // A panic message would otherwise be the one plain-text line on stderr.
+            std::panic::set_hook(Box::new(|info| {
+                let payload = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                tracing::error!(panic = %payload, location, "panic");
+            }));
+        }
     }
     json
 }

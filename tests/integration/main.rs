@@ -25,6 +25,7 @@ mod fixtures;
 mod fuzz_regressions;
 mod mint;
 mod mutations;
+mod observability;
 mod oracle;
 mod outbound;
 mod purity;
