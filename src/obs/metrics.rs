@@ -247,15 +247,18 @@ impl MetricsAccess {
         }
     }
 
-    fn allows(&self, req: &HttpRequest) -> Result<(), HttpResponse> {
+    /// The refusal for this request, if it may not read the metrics.
+    fn refusal(&self, req: &HttpRequest) -> Option<HttpResponse> {
         match self {
-            MetricsAccess::Open => Ok(()),
-            MetricsAccess::Closed => Err(HttpResponse::Forbidden()
-                .content_type("text/plain; charset=utf-8")
-                .body(
-                    "metrics are served without a token on a loopback listener only; \
+            MetricsAccess::Open => None,
+            MetricsAccess::Closed => Some(
+                HttpResponse::Forbidden()
+                    .content_type("text/plain; charset=utf-8")
+                    .body(
+                        "metrics are served without a token on a loopback listener only; \
                      start serve with --metrics-token (SSO_GATEWAY_METRICS_TOKEN)\n",
-                )),
+                    ),
+            ),
             MetricsAccess::Token(want) => {
                 let given = req
                     .headers()
@@ -273,12 +276,14 @@ impl MetricsAccess {
                     &openssl::sha::sha256(want.as_bytes()),
                 );
                 if ok {
-                    Ok(())
+                    None
                 } else {
-                    Err(HttpResponse::Unauthorized()
-                        .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
-                        .content_type("text/plain; charset=utf-8")
-                        .body("a valid metrics bearer token is required\n"))
+                    Some(
+                        HttpResponse::Unauthorized()
+                            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+                            .content_type("text/plain; charset=utf-8")
+                            .body("a valid metrics bearer token is required\n"),
+                    )
                 }
             }
         }
@@ -317,9 +322,7 @@ pub async fn endpoint(
     access: Option<web::Data<MetricsAccess>>,
     req: HttpRequest,
 ) -> HttpResponse {
-    if let Some(a) = &access
-        && let Err(r) = a.allows(&req)
-    {
+    if let Some(r) = access.as_ref().and_then(|a| a.refusal(&req)) {
         return r;
     }
     let Some(h) = handle() else {
