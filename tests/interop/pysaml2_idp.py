@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import warnings
 
 import requests
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -46,8 +47,9 @@ from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
-from saml2.sigver import SigverError
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+warnings.filterwarnings("ignore")
 
 BASE = sys.argv[1].rstrip("/") if len(sys.argv) > 1 else "http://127.0.0.1:8080"
 OPERATOR = os.environ.get("OPERATOR_EMAIL", "operator@interop.test")
