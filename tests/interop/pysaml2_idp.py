@@ -201,7 +201,8 @@ def main():
                  r.text[:400]):
         return
     r = call("PATCH", f"/admin/api/tenants/{TENANT}/settings",
-             json={"sign_requests": True, "allow_idp_initiated": True, "request_binding": "redirect"})
+             json={"login_mode": "sso_only", "sign_requests": True, "allow_idp_initiated": True,
+                   "request_binding": "redirect"})
     if not check(r.status_code == 200, "settings: signed AuthnRequests, IdP-initiated allowed", r.text[:300]):
         return
     r = call("PUT", f"/admin/api/tenants/{TENANT}/licenses/X4", json={"quantity": 5})
