@@ -78,7 +78,7 @@ try {
   s.check((await page.textContent(".notice")).includes("X2 assigned"), "license X2 assigned");
   const fed = await page.locator("dt:has-text('Federation ID') + dd code").textContent();
   s.check(fed.trim() === user, `the user page shows the Federation ID ${fed}`);
-  const userPage = page.url();
+  const userPage = page.url().replace(/\/licenses$/, ""); // the form posted to .../licenses
 
   // ---- the user signs in elsewhere; the admin ends that session
   const u = await newPage(browser);

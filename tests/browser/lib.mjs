@@ -45,7 +45,12 @@ export async function newPage(browser, width = 1280) {
   const page = await ctx.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push("pageerror: " + e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push("console: " + m.text()); });
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    const url = (m.location() && m.location().url) || "";
+    if (/\/favicon\.ico$/.test(url)) return; // the browser's own guess, not one of our pages' requests
+    errors.push(`console: ${m.text()} ${url}`);
+  });
   page.on("requestfailed", (r) => errors.push("requestfailed: " + r.url()));
   page.on("response", (r) => { if (r.status() >= 500) errors.push(`HTTP ${r.status()} ${r.url()}`); });
   return { ctx, page, errors };
