@@ -15,7 +15,8 @@ if ! command -v xmlsec1 >/dev/null; then
 fi
 if ! python3 -c 'import saml2, requests' 2>/dev/null; then
   echo "interop: installing pysaml2 and requests"
-  python3 -m pip install --quiet --disable-pip-version-check pysaml2 requests
+  python3 -m pip install --quiet --disable-pip-version-check pysaml2 requests ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pysaml2 requests
 fi
 cargo build --quiet
 bin=target/debug/sso-gateway

@@ -30,6 +30,11 @@ export function suite(name) {
     async shot(page, step) {
       const file = `${dir}/${String(++n).padStart(2, "0")}-${step}.png`;
       await page.screenshot({ path: file, fullPage: true });
+      // DOC_SHOTS=DIR: also the visible part only, small enough for docs/img/.
+      if (process.env.DOC_SHOTS) {
+        mkdirSync(process.env.DOC_SHOTS, { recursive: true });
+        await page.screenshot({ path: `${process.env.DOC_SHOTS}/${name}-${step}.png` });
+      }
     },
     end() {
       console.log(`browser ${name}: ${passed} passed, ${failed} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

@@ -34,6 +34,7 @@ import base64
 import html
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -159,7 +160,7 @@ def idp_server(d, key, cert, sp_metadata_file):
         "key_file": key,
         "cert_file": cert,
         "metadata": {"local": [sp_metadata_file]} if sp_metadata_file else {},
-        "xmlsec_binary": "/usr/bin/xmlsec1",
+        "xmlsec_binary": shutil.which("xmlsec1") or "/usr/bin/xmlsec1",
         "allow_unknown_attributes": True,
         "accepted_time_diff": 60,
     })
