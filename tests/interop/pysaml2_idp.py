@@ -20,8 +20,11 @@ Then the checks (each prints one line):
   * SP-initiated, HTTP-Redirect: pysaml2 parses our AuthnRequest and verifies its query
     signature against the certificate in our metadata; a tampered request is refused;
   * pysaml2's Response, signed on the Response only, on the Assertion only, and on both,
-    is accepted at our ACS and `/api/session` shows the user;
-  * SP-initiated, HTTP-POST: pysaml2 verifies the enveloped signature of our AuthnRequest;
+    and with the Assertion encrypted (AES-256-CBC, RSA-OAEP) to our SP metadata's
+    encryption certificate, is accepted at our ACS and `/api/session` shows the user;
+    pysaml2's default 3DES encryption is refused (AES only, ADR 0011);
+  * SP-initiated, HTTP-POST: pysaml2 verifies the enveloped signature of our AuthnRequest
+    (and refuses it once altered);
   * IdP-initiated (an unsolicited Response, no InResponseTo) is accepted;
   * refused as they must be: a Response signed by a key the tenant does not trust, and a
     signed Response whose NameID was changed after signing.
@@ -31,6 +34,8 @@ Exit status 0 when every check passed. Ends with "interop: N passed, N failed".
 """
 
 import base64
+import contextlib
+import functools
 import html
 import os
 import re
@@ -52,6 +57,8 @@ from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+AES256_CBC = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
 
 BASE = sys.argv[1].rstrip("/") if len(sys.argv) > 1 else "http://127.0.0.1:8080"
 OPERATOR = os.environ.get("OPERATOR_EMAIL", "operator@interop.test")
@@ -167,6 +174,21 @@ def idp_server(d, key, cert, sp_metadata_file):
     return Server(config=conf), conf
 
 
+@contextlib.contextmanager
+def aes256(server):
+    """Make pysaml2 encrypt with AES-256-CBC (RSA-OAEP key transport) instead of 3DES."""
+    import saml2.entity
+
+    template, encrypt = saml2.entity.pre_encryption_part, server.sec.encrypt_assertion
+    saml2.entity.pre_encryption_part = functools.partial(template, msg_enc=AES256_CBC)
+    server.sec.encrypt_assertion = functools.partial(encrypt, key_type="aes-256")
+    try:
+        yield
+    finally:
+        saml2.entity.pre_encryption_part = template
+        server.sec.encrypt_assertion = encrypt
+
+
 def main():
     d = tempfile.mkdtemp(prefix="interop-")
     print(f"interop: pysaml2 IdP against {BASE}, tenant '{TENANT}'")
@@ -240,14 +262,14 @@ def main():
           and len(idp.metadata.certs(sp_entity, "spsso", "signing")) > 0,
           "pysaml2 loads our SP metadata (ACS and signing certificate)")
 
-    def response(in_response_to, destination, sign_response, sign_assertion, name=USER, server=idp):
+    def response(in_response_to, destination, sign_response, sign_assertion, name=USER, server=idp, **extra):
         return server.create_authn_response(
             identity={"mail": [name], "givenName": ["Ivy"], "sn": ["Interop"]},
             in_response_to=in_response_to, destination=destination, sp_entity_id=sp_entity,
             name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=name),
             authn={"class_ref": PASSWORD_PROTECTED, "authn_auth": IDP_ENTITY},
             sign_response=sign_response, sign_assertion=sign_assertion,
-            sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+            sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256, **extra)
 
     def post_to_acs(b, xml, relay_state=None):
         form = {"SAMLResponse": base64.b64encode(str(xml).encode()).decode()}
@@ -258,7 +280,7 @@ def main():
         who = s.json().get("user", {}).get("user_name") if s.status_code == 200 else None
         return r, who
 
-    def sp_initiated(label, sign_response, sign_assertion):
+    def sp_initiated(label, sign_response, sign_assertion, **extra):
         b = Browser()
         r = b.get(f"/saml/{TENANT}/login")
         loc = r.headers.get("Location", "")
@@ -277,7 +299,10 @@ def main():
         check(m.issuer.text == sp_entity and m.assertion_consumer_service_url == acs,
               f"[{label}] pysaml2 accepts our AuthnRequest and verifies its signature (ID {m.id})",
               f"issuer {m.issuer.text} acs {m.assertion_consumer_service_url}")
-        xml = response(m.id, m.assertion_consumer_service_url, sign_response, sign_assertion)
+        xml = response(m.id, m.assertion_consumer_service_url, sign_response, sign_assertion, **extra)
+        if extra.get("encrypt_assertion"):
+            check("EncryptedAssertion" in str(xml) and USER not in str(xml),
+                  f"[{label}] pysaml2 encrypted the assertion to our SP metadata's encryption certificate")
         r, who = post_to_acs(b, xml, q.get("RelayState"))
         check(who == USER, f"[{label}] our ACS accepts pysaml2's Response; /api/session shows {who}",
               f"HTTP {r.status_code} {re.sub(r'<[^>]+>', ' ', r.text)[:300]}")
@@ -285,6 +310,18 @@ def main():
     sp_initiated("redirect, Response signed", True, False)
     sp_initiated("redirect, Assertion signed", False, True)
     sp_initiated("redirect, both signed", True, True)
+    # Encrypted assertions. pysaml2 always encrypts with 3DES-CBC (its template's default and
+    # xmlsec1's des-192 session key); we accept AES only (ADR 0011), so first that refusal,
+    # then pysaml2 told to use AES-256-CBC (its template and session key parameters).
+    b = Browser()
+    r, who = post_to_acs(b, response(None, acs, True, True, encrypt_assertion=True,
+                                     encrypt_assertion_self_contained=True))
+    check(who is None and r.status_code >= 400,
+          "pysaml2's default encryption (3DES-CBC) is refused: AES only, by design",
+          f"HTTP {r.status_code} session {who}")
+    with aes256(idp):
+        sp_initiated("redirect, AES-256-CBC encrypted Assertion, both signed", True, True,
+                     encrypt_assertion=True, encrypt_assertion_self_contained=True)
 
     # A tampered query (RelayState changed after signing) must fail pysaml2's check.
     b = Browser()
@@ -310,6 +347,17 @@ def main():
             req = idp.parse_authn_request(saml_request, BINDING_HTTP_POST)
             ok = req.message.issuer.text == sp_entity and req.message.signature is not None
             check(ok, "[post] pysaml2 accepts our AuthnRequest and verifies its enveloped signature")
+            # A digit of IssueInstant changed: still a valid request, but no longer the signed one.
+            original = base64.b64decode(saml_request).decode()
+            altered = re.sub(r'IssueInstant="([^"]*?)(\d)(\.\d+)?Z"',
+                             lambda m: f'IssueInstant="{m.group(1)}{(int(m.group(2)) + 9) % 10}{m.group(3) or ""}Z"',
+                             original, count=1)
+            assert altered != original
+            try:
+                idp.parse_authn_request(base64.b64encode(altered.encode()).decode(), BINDING_HTTP_POST)
+                check(False, "[post] pysaml2 refuses our AuthnRequest once altered")
+            except Exception:  # noqa: BLE001
+                check(True, "[post] pysaml2 refuses our AuthnRequest once altered (so it really checked)")
             xml = response(req.message.id, acs, True, True)
             r, who = post_to_acs(b, xml, relay)
             check(who == USER, f"[post] our ACS accepts pysaml2's Response; /api/session shows {who}",
