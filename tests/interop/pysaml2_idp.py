@@ -26,6 +26,9 @@ Then the checks (each prints one line):
   * SP-initiated, HTTP-POST: pysaml2 verifies the enveloped signature of our AuthnRequest
     (and refuses it once altered);
   * IdP-initiated (an unsolicited Response, no InResponseTo) is accepted;
+  * single logout: pysaml2 verifies our signed LogoutRequest (/logout) and its LogoutResponse
+    brings the 'Signed out' page; we verify pysaml2's signed LogoutRequest, end the session
+    and pysaml2 accepts our LogoutResponse;
   * refused as they must be: a Response signed by a key the tenant does not trust, and a
     signed Response whose NameID was changed after signing.
 
@@ -37,6 +40,7 @@ import base64
 import contextlib
 import functools
 import html
+import logging
 import os
 import re
 import shutil
@@ -50,6 +54,7 @@ import warnings
 import requests
 
 warnings.filterwarnings("ignore")  # pysaml2's imports warn about cryptography's moved ciphers
+logging.getLogger("saml2").setLevel(logging.CRITICAL)  # the refusals we provoke log xmlsec1 errors
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
@@ -371,6 +376,55 @@ def main():
     r, who = post_to_acs(b, response(None, acs, True, True))
     check(who == USER, f"[IdP-initiated] our ACS accepts pysaml2's unsolicited Response; /api/session shows {who}",
           f"HTTP {r.status_code} {re.sub(r'<[^>]+>', ' ', r.text)[:300]}")
+
+    # Single logout with pysaml2, both ways (HTTP-Redirect, signed query strings).
+    slo = f"{BASE}/saml/{TENANT}/slo"
+    b = Browser()
+    post_to_acs(b, response(None, acs, True, True))
+    r = b.get("/logout")
+    loc = r.headers.get("Location", "")
+    if check(r.status_code in (302, 303) and loc.startswith(IDP_SLO),
+             "[SP-initiated logout] /logout sends our LogoutRequest to pysaml2's SLO URL", loc[:120]):
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+        try:
+            lreq = idp.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT, relay_state=q.get("RelayState"),
+                                            sigalg=q.get("SigAlg"), signature=q.get("Signature"))
+            check(lreq.message.name_id.text == USER and "Signature" in q,
+                  "[SP-initiated logout] pysaml2 accepts our LogoutRequest and verifies its signature")
+            lresp = idp.create_logout_response(lreq.message, [BINDING_HTTP_REDIRECT])
+            info = idp.apply_binding(BINDING_HTTP_REDIRECT, str(lresp), destination=slo,
+                                     relay_state=q.get("RelayState", ""), response=True, sign=True,
+                                     sigalg=SIG_RSA_SHA256)
+            r = b.get(dict(info["headers"])["Location"])
+            check(r.status_code == 200 and "Signed out" in r.text,
+                  "[SP-initiated logout] pysaml2's LogoutResponse ends at our 'Signed out' page", f"HTTP {r.status_code}")
+        except Exception as e:  # noqa: BLE001
+            check(False, "[SP-initiated logout] pysaml2 accepts our LogoutRequest", repr(e))
+    s = b.get("/api/session")
+    check(s.status_code == 401, "[SP-initiated logout] no session afterwards", f"HTTP {s.status_code}")
+
+    b = Browser()
+    post_to_acs(b, response(None, acs, True, True))
+    index = b.get("/api/session").json().get("session", {}).get("session_index")
+    try:
+        lr_id, lr = idp.create_logout_request(slo, sp_entity, name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=USER),
+                                              session_indexes=[index] if index else None, sign=False)
+        info = idp.apply_binding(BINDING_HTTP_REDIRECT, str(lr), destination=slo, relay_state="interop",
+                                 sign=True, sigalg=SIG_RSA_SHA256)
+        r = b.get(dict(info["headers"])["Location"])
+        loc = r.headers.get("Location", "")
+        check(r.status_code in (302, 303) and loc.startswith(IDP_SLO),
+              "[IdP-initiated logout] we accept pysaml2's signed LogoutRequest and answer at its SLO URL",
+              f"HTTP {r.status_code} {re.sub(r'<[^>]+>', ' ', r.text)[:200]}")
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+        lres = idp.parse_logout_request_response(q["SAMLResponse"], BINDING_HTTP_REDIRECT)
+        status = lres.response.status.status_code.value if lres else None
+        check(lres is not None and lres.response.in_response_to == lr_id and status.endswith(":Success"),
+              f"[IdP-initiated logout] pysaml2 accepts our LogoutResponse ({status})")
+    except Exception as e:  # noqa: BLE001
+        check(False, "[IdP-initiated logout] pysaml2's LogoutRequest", repr(e))
+    s = b.get("/api/session")
+    check(s.status_code == 401, "[IdP-initiated logout] the session here is ended", f"HTTP {s.status_code}")
 
     # Refusals: a key the tenant does not trust; a NameID changed after signing.
     other_key, other_cert = make_key(d, "other")
