@@ -29,8 +29,9 @@ Then the checks (each prints one line):
   * single logout: pysaml2 verifies our signed LogoutRequest (/logout) and its LogoutResponse
     brings the 'Signed out' page; we verify pysaml2's signed LogoutRequest, end the session
     and pysaml2 accepts our LogoutResponse;
-  * refused as they must be: a Response signed by a key the tenant does not trust, and a
-    signed Response whose NameID was changed after signing.
+  * refused as they must be: a Response signed by a key the tenant does not trust, a
+    signed Response whose NameID was changed after signing, and (with "Require the
+    Assertion itself to be signed") a Response signed only on the outside.
 
 Usage: pysaml2_idp.py BASE_URL   (env OPERATOR_EMAIL, OPERATOR_PASSWORD)
 Exit status 0 when every check passed. Ends with "interop: N passed, N failed".
@@ -315,6 +316,18 @@ def main():
     sp_initiated("redirect, Response signed", True, False)
     sp_initiated("redirect, Assertion signed", False, True)
     sp_initiated("redirect, both signed", True, True)
+    # "Require the Assertion itself to be signed": a Response signed only on the outside is
+    # then refused, an assertion-signed one still accepted.
+    r = call("PATCH", f"/admin/api/tenants/{TENANT}/settings", json={"require_signed_assertions": True})
+    check(r.status_code == 200, "settings: require signed assertions", r.text[:200])
+    b = Browser()
+    r, who = post_to_acs(b, response(None, acs, True, False))
+    check(who is None and r.status_code >= 400,
+          "with signed assertions required, pysaml2's Response signed only on the Response is refused",
+          f"HTTP {r.status_code} session {who}")
+    sp_initiated("redirect, signed assertions required, Assertion signed", False, True)
+    call("PATCH", f"/admin/api/tenants/{TENANT}/settings", json={"require_signed_assertions": False})
+
     # Encrypted assertions. pysaml2 always encrypts with 3DES-CBC (its template's default and
     # xmlsec1's des-192 session key); we accept AES only (ADR 0011), so first that refusal,
     # then pysaml2 told to use AES-256-CBC (its template and session key parameters).
