@@ -53,3 +53,28 @@ mod tests {
         assert_eq!(s.expose(), "hunter2");
     }
 }
+
+#[cfg(test)]
+mod holders {
+    use crate::store::{AdminAccount, AdminRole, AdminSession};
+
+    #[test]
+    fn admin_accounts_and_sessions_log_no_secret() {
+        let a = AdminAccount {
+            id: 1,
+            email: "op@example.com".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string().into(),
+            role: AdminRole::Operator,
+            tenant_id: None,
+            failed_attempts: 0,
+            locked_until: None,
+        };
+        let s = AdminSession {
+            admin: a,
+            csrf_token: "csrf-0123456789abcdef".to_string().into(),
+        };
+        let text = format!("{s:?} {s:#?}");
+        assert!(text.contains("op@example.com"));
+        assert!(!text.contains("argon2id") && !text.contains("csrf-0123"), "{text}");
+    }
+}
