@@ -9,11 +9,13 @@
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod directory;
 pub mod keyring;
 pub mod obs;
 pub mod saml;
 pub mod scim;
+pub mod secret;
 pub mod session;
 pub mod store;
 pub mod web;

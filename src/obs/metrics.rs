@@ -209,7 +209,9 @@ pub fn http_request(method: &'static str, route: String, status: StatusCode, ela
 /// as tests build theirs).
 #[derive(Clone)]
 pub enum MetricsAccess {
-    /// Anyone who reaches the listener (the default on a loopback listen address).
+    /// Anyone who reaches the listener directly (the default on a loopback listen
+    /// address); a request carrying `X-Forwarded-For`/`Forwarded` came through a proxy and
+    /// is refused.
     Open,
     /// `Authorization: Bearer TOKEN` required (`--metrics-token`).
     Token(String),
@@ -250,6 +252,20 @@ impl MetricsAccess {
     /// The refusal for this request, if it may not read the metrics.
     fn refusal(&self, req: &HttpRequest) -> Option<HttpResponse> {
         match self {
+            // Open on loopback, but not to a request relayed by a (local) proxy.
+            MetricsAccess::Open
+                if req.headers().contains_key("x-forwarded-for")
+                    || req.headers().contains_key(header::FORWARDED) =>
+            {
+                Some(
+                    HttpResponse::Forbidden()
+                        .content_type("text/plain; charset=utf-8")
+                        .body(
+                            "metrics are not served through a proxy without a token; \
+                             start serve with --metrics-token (SSO_GATEWAY_METRICS_TOKEN)\n",
+                        ),
+                )
+            }
             MetricsAccess::Open => None,
             MetricsAccess::Closed => Some(
                 HttpResponse::Forbidden()

@@ -20,7 +20,7 @@ pub struct ObsArgs {
     #[arg(long, value_enum, default_value_t = logging::LogFormat::Auto, env = "SSO_GATEWAY_LOG_FORMAT")]
     pub log_format: logging::LogFormat,
     /// Bearer token `/metrics` requires. Without it `/metrics` is open when the gateway
-    /// listens on a loopback address only, and refused (403) otherwise.
+    /// listens on a loopback address only (and not through a proxy), refused (403) otherwise.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -28,7 +28,42 @@ pub struct ObsArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// As --metrics-token, read from the first line of FILE.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SSO_GATEWAY_METRICS_TOKEN_FILE",
+        conflicts_with = "metrics_token"
+    )]
+    pub metrics_token_file: Option<std::path::PathBuf>,
 }
+
+impl ObsArgs {
+    /// The metrics token, from the flag or its file.
+    pub fn metrics_token(&self) -> Result<Option<String>, String> {
+        match (&self.metrics_token, &self.metrics_token_file) {
+            (Some(t), _) => Ok(Some(t.clone())),
+            (None, Some(f)) => {
+                let text = std::fs::read_to_string(f)
+                    .map_err(|e| format!("--metrics-token-file {}: {e}", f.display()))?;
+                let token = text.lines().next().unwrap_or_default().trim().to_string();
+                if token.is_empty() {
+                    return Err(format!("--metrics-token-file {}: empty", f.display()));
+                }
+                Ok(Some(token))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// The `SSO_GATEWAY_*` variables read here (clap reads them), known to `crate::config`.
+pub const ENV_VARS: &[&str] = &[
+    "SSO_GATEWAY_LOG_FORMAT",
+    "SSO_GATEWAY_LOG",
+    "SSO_GATEWAY_METRICS_TOKEN",
+    "SSO_GATEWAY_METRICS_TOKEN_FILE",
+];
 
 /// Attach an incident id to the current request's span, so the request's access-log line
 /// names the incident too (the event that created it carries it as a field already).

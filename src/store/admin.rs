@@ -35,7 +35,7 @@ impl AdminRole {
 pub struct AdminAccount {
     pub id: i64,
     pub email: String,
-    pub password_hash: String,
+    pub password_hash: crate::secret::Secret<String>,
     pub role: AdminRole,
     /// `None` for operators.
     pub tenant_id: Option<i64>,
@@ -63,7 +63,7 @@ impl AdminAccount {
 #[derive(Debug, Clone)]
 pub struct AdminSession {
     pub admin: AdminAccount,
-    pub csrf_token: String,
+    pub csrf_token: crate::secret::Secret<String>,
 }
 
 /// One dashboard row.
@@ -80,7 +80,7 @@ pub(crate) fn account(r: &AnyRow) -> Result<AdminAccount, StoreError> {
     Ok(AdminAccount {
         id: r.try_get("id")?,
         email: r.try_get("email")?,
-        password_hash: r.try_get("password_hash")?,
+        password_hash: crate::secret::Secret::new(r.try_get("password_hash")?),
         role: AdminRole::parse(&role)
             .ok_or_else(|| StoreError::Other(format!("unknown admin role '{role}'")))?,
         tenant_id: r.try_get("tenant_id")?,
@@ -220,7 +220,7 @@ impl Db {
         row.map(|r| {
             Ok(AdminSession {
                 admin: account(&r)?,
-                csrf_token,
+                csrf_token: crate::secret::Secret::new(csrf_token),
             })
         })
         .transpose()

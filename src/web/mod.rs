@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod apps;
 pub mod demo;
+pub mod edge;
 pub mod pages;
 pub mod saml;
 pub mod scim;
@@ -14,21 +15,47 @@ pub mod scim_engine;
 
 use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders, web};
 
-/// The security headers every response carries unless a handler sets its own.
+/// The security headers every response carries unless a handler sets its own, with HSTS.
 pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+    security_headers_for(true)
+}
+
+/// The security headers; `hsts` when the public URL is https (browsers ignore HSTS over
+/// plain http, and a development setup on http should not claim it).
+///
+/// - CSP: scripts and styles only from here (no inline script anywhere: the auto-submitting
+///   SAML forms use `/static/autosubmit.js`), no plugins, no `<base>`, forms may post here or
+///   to an https IdP (the POST binding), and no framing. The SLO endpoint alone allows being
+///   framed by the tenant's IdP origin, for Okta's hidden-iframe front-channel logout
+///   (`web::saml::frame_for_idp`).
+/// - `Referrer-Policy: same-origin`, not `no-referrer`: with `no-referrer` Chromium sends
+///   `Origin: null` on same-origin form posts, and the console's Origin check refuses them.
+/// - `Cache-Control: no-store`: pages carry personal data and one-time forms.
+pub fn security_headers_for(hsts: bool) -> DefaultHeaders {
+    let h = DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'",
+             object-src 'none'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'",
         ))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
-        // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on
-        // same-origin form posts, and the console's Origin check refuses them.
         .add((header::REFERRER_POLICY, "same-origin"))
-        .add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
-        .add((header::CACHE_CONTROL, "no-store"))
+        .add(("cross-origin-opener-policy", "same-origin"))
+        .add(("cross-origin-resource-policy", "same-origin"))
+        .add((
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ))
+        .add((header::CACHE_CONTROL, "no-store"));
+    if hsts {
+        h.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        h
+    }
 }
 
 /// Register every route. `demo` adds the development IdP and the demo app.

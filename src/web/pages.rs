@@ -99,10 +99,11 @@ pub fn store_failure(e: &StoreError) -> HttpResponse {
     )
 }
 
-/// The address a request came from, for the audit log: the TCP peer (a proxy's
-/// `X-Forwarded-For` is not trusted, since any client can send it).
+/// The address a request came from, for the audit log and the rate limits: the TCP peer,
+/// or behind a configured trusted proxy the client it names in `X-Forwarded-For`
+/// (`web::edge`); the header of an untrusted peer is ignored, since any client can send it.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    super::edge::request_client_ip(req).map(|a| a.to_string())
 }
 
 pub fn redirect(to: &str) -> HttpResponse {

@@ -861,16 +861,37 @@ async fn handle_logout_request(
             None,
         ),
     };
-    // Okta sends front-channel LogoutRequests in a hidden iframe: allow framing here.
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static("default-src 'self'; frame-ancestors https: 'self'"),
-    );
-    resp.headers_mut().insert(
-        header::X_FRAME_OPTIONS,
-        header::HeaderValue::from_static("SAMEORIGIN"),
-    );
+    frame_for_idp(&mut resp, tenant);
     resp
+}
+
+/// Okta sends front-channel LogoutRequests in a hidden iframe on its own origin: allow
+/// exactly the tenant's IdP origins (from its SSO and SLO URLs) to frame this answer, and
+/// nobody else. `X-Frame-Options` cannot name an origin; browsers that know CSP's
+/// `frame-ancestors` ignore it when that is present (CSP 3), and older ones get `SAMEORIGIN`.
+pub fn frame_for_idp(resp: &mut HttpResponse, tenant: &Tenant) {
+    let mut origins: Vec<String> = [&tenant.idp_sso_url, &tenant.idp_slo_url]
+        .into_iter()
+        .flatten()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .filter(|u| u.scheme() == "https" || u.host_str() == Some("127.0.0.1"))
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .collect();
+    origins.sort();
+    origins.dedup();
+    let csp = format!(
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self' {}",
+        origins.join(" ")
+    );
+    if let Ok(v) = header::HeaderValue::from_str(csp.trim_end()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+        resp.headers_mut().insert(
+            header::X_FRAME_OPTIONS,
+            header::HeaderValue::from_static("SAMEORIGIN"),
+        );
+    }
 }
 
 async fn slo_error(state: &AppState, tenant: &Tenant, e: &SamlError) -> HttpResponse {

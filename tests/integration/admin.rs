@@ -606,13 +606,13 @@ async fn create_operator_and_tenant_admin_commands() {
     assert_eq!(op.role, AdminRole::Operator);
     assert_eq!(op.tenant_id, None);
     assert!(
-        op.password_hash.starts_with("$argon2id$v=19$"),
+        op.password_hash.expose().starts_with("$argon2id$v=19$"),
         "{}",
-        op.password_hash
+        op.password_hash.expose()
     );
     assert!(sso_gateway::session::password::verify_password(
         PASSWORD,
-        &op.password_hash
+        op.password_hash.expose()
     ));
     assert!(
         store
@@ -625,7 +625,7 @@ async fn create_operator_and_tenant_admin_commands() {
     assert_eq!(ta.role, AdminRole::TenantAdmin);
     assert!(sso_gateway::session::password::verify_password(
         PASSWORD,
-        &ta.password_hash
+        ta.password_hash.expose()
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }

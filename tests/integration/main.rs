@@ -23,6 +23,7 @@ mod contract;
 mod demo;
 mod fixtures;
 mod fuzz_regressions;
+mod hardening;
 mod mint;
 mod mutations;
 mod observability;

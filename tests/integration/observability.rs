@@ -297,6 +297,20 @@ async fn metrics_token_and_closed_listener() {
         assert_eq!(r.status(), StatusCode::OK);
     }
 
+    // Open on loopback, but not through a proxy in front of it.
+    let open = service!(e.state, MetricsAccess::Open);
+    for h in ["X-Forwarded-For", "Forwarded"] {
+        let r = test::call_service(
+            &open,
+            test::TestRequest::get()
+                .uri("/metrics")
+                .insert_header((h, "for=203.0.113.9"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{h}");
+    }
+
     let closed = service!(e.state, MetricsAccess::Closed);
     let r = test::call_service(&closed, get(Some("Bearer s3cret-metrics"))).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -396,6 +410,8 @@ async fn serve_writes_only_json_lines_and_every_request_line_has_a_request_id() 
     let dir = crate::common::scratch_dir("obs-serve");
     let port = crate::cluster::free_port();
     let base = format!("http://127.0.0.1:{port}");
+    let token_file = dir.join("metrics-token");
+    std::fs::write(&token_file, "obs-metrics-token\n").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--database")
@@ -404,6 +420,8 @@ async fn serve_writes_only_json_lines_and_every_request_line_has_a_request_id() 
         .env_remove("SSO_GATEWAY_LOG")
         .env_remove("RUST_LOG")
         .env_remove("SSO_GATEWAY_METRICS_TOKEN")
+        // Known to the configuration's check of SSO_GATEWAY_* variables.
+        .env("SSO_GATEWAY_METRICS_TOKEN_FILE", &token_file)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -440,7 +458,14 @@ async fn serve_writes_only_json_lines_and_every_request_line_has_a_request_id() 
             .await
             .unwrap();
         statuses.push(r.status().as_u16());
-        let mut r = client.get(format!("{base}/metrics")).send().await.unwrap();
+        let r = client.get(format!("{base}/metrics")).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        let mut r = client
+            .get(format!("{base}/metrics"))
+            .insert_header(("Authorization", "Bearer obs-metrics-token"))
+            .send()
+            .await
+            .unwrap();
         statuses.push(r.status().as_u16());
         let text = String::from_utf8(r.body().await.unwrap().to_vec()).unwrap();
         if let Some(s) = parse_exposition(&text) {
@@ -468,7 +493,7 @@ async fn serve_writes_only_json_lines_and_every_request_line_has_a_request_id() 
     let _ = child.wait();
     let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
     assert!(up, "serve did not start:\n{stdout}\n{stderr}");
-    assert_eq!(statuses, [404, 400, 200, 200], "{stderr}");
+    assert_eq!(statuses, [404, 400, 401, 200, 200], "{stderr}");
 
     let mut lines = vec![];
     for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {

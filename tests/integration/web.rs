@@ -697,6 +697,27 @@ async fn idp_logout_request_ends_the_session() {
     )
     .unwrap();
     let r = test::call_service(&svc, test::TestRequest::get().uri(&url).to_request()).await;
+    // Okta's hidden iframe may frame this answer: the IdP's origin, and nobody else.
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let idp_origin = url::Url::parse(
+        &IdpMetadata::parse(&fixture("idp-metadata.xml"))
+            .unwrap()
+            .sso_url
+            .unwrap(),
+    )
+    .unwrap()
+    .origin()
+    .ascii_serialization();
+    assert!(
+        csp.contains(&format!("frame-ancestors 'self' {idp_origin}")) && !csp.contains("https:;"),
+        "{csp}"
+    );
     assert_eq!(r.status(), StatusCode::OK, "{}", body_text(r).await);
     assert_eq!(
         api_session(&svc, &session).await.0,

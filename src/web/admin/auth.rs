@@ -29,7 +29,7 @@ pub const API_TOKEN_PREFIX: &str = "sgw_adm_";
 #[derive(Debug, Clone)]
 pub enum Via {
     /// The console's session cookie: state-changing requests need the CSRF token.
-    Session { csrf: String },
+    Session { csrf: crate::secret::Secret<String> },
     /// An admin API token (`Authorization: Bearer sgw_adm_...`): not ambient, no CSRF.
     Token { prefix: String },
 }
@@ -63,7 +63,7 @@ impl Principal {
     /// The session's CSRF token (empty for API tokens).
     pub fn csrf(&self) -> &str {
         match &self.via {
-            Via::Session { csrf } => csrf,
+            Via::Session { csrf } => csrf.expose(),
             Via::Token { .. } => "",
         }
     }
@@ -221,7 +221,7 @@ pub fn csrf_ok(
     match &p.via {
         Via::Token { .. } => true,
         Via::Session { csrf } => {
-            origin_ok(state, req) && token_eq(csrf, &submitted_csrf(req, form))
+            origin_ok(state, req) && token_eq(csrf.expose(), &submitted_csrf(req, form))
         }
     }
 }

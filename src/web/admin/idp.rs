@@ -588,7 +588,7 @@ async fn read_form(
         Fail::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            "The upload is larger than 1 MiB.",
+            "The upload is larger than 2 MiB.",
         )
     };
     let is_multipart = req
@@ -599,7 +599,10 @@ async fn read_form(
     if !is_multipart {
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| Fail::bad("body_invalid", e.to_string()))?;
+            let chunk = chunk.map_err(|e| match e {
+                actix_web::error::PayloadError::Overflow => too_big(),
+                e => Fail::bad("body_invalid", e.to_string()),
+            })?;
             if body.len() + chunk.len() > MAX_METADATA_BYTES * 2 {
                 return Err(too_big());
             }
@@ -611,11 +614,21 @@ async fn read_form(
     let mut out = HashMap::new();
     let mut total = 0usize;
     while let Some(field) = mp.next().await {
-        let mut field = field.map_err(|e| Fail::bad("body_invalid", e.to_string()))?;
+        let mut field = field.map_err(|e| match e {
+            actix_multipart::MultipartError::Payload(actix_web::error::PayloadError::Overflow) => {
+                too_big()
+            }
+            e => Fail::bad("body_invalid", e.to_string()),
+        })?;
         let name = field.name().unwrap_or_default().to_string();
         let mut value = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| Fail::bad("body_invalid", e.to_string()))?;
+            let chunk = chunk.map_err(|e| match e {
+                actix_multipart::MultipartError::Payload(
+                    actix_web::error::PayloadError::Overflow,
+                ) => too_big(),
+                e => Fail::bad("body_invalid", e.to_string()),
+            })?;
             total += chunk.len();
             if total > MAX_METADATA_BYTES * 2 {
                 return Err(too_big());

@@ -217,7 +217,7 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     if let Some(until) = a.locked_until.filter(|u| *u > now.timestamp()) {
         return login_page(StatusCode::LOCKED, Some(&lock_message(until)), email, &pre);
     }
-    if !verify_blocking(pw, Some(a.password_hash.clone())).await {
+    if !verify_blocking(pw, Some(a.password_hash.expose().clone())).await {
         let locked = state
             .db
             .admin_login_failed(a.id, MAX_FAILURES, LOCK_SECONDS, now)
