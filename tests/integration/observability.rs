@@ -586,3 +586,26 @@ fn serve_fails_in_json_too() {
         );
     }
 }
+
+#[core::prelude::v1::test]
+fn serve_fails_in_plain_text_with_log_format_text() {
+    let o = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
+        .args([
+            "serve",
+            "--log-format",
+            "text",
+            "--listen",
+            "127.0.0.1:1",
+            "--database",
+            "mysql://nowhere/x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        err.starts_with("sso-gateway serve: ") && err.contains("unsupported database URL"),
+        "{err}"
+    );
+    assert!(serde_json::from_str::<Value>(err.lines().next().unwrap()).is_err());
+}
