@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::obs::logging::LogFormat;
 use crate::secret::Secret;
 use crate::web::edge::RateSettings;
 
@@ -28,6 +29,8 @@ pub struct Config {
     pub keys: Keys,
     pub scim: Scim,
     pub rate_limits: RateSettings,
+    pub log: Log,
+    pub metrics: Metrics,
     /// Where each app is launched: app id = URL (default: the demo app page).
     pub apps: BTreeMap<String, String>,
 }
@@ -127,6 +130,33 @@ impl Default for Scim {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `auto` (text on a terminal, JSON lines otherwise), `json` or `text`.
+    pub format: LogFormat,
+    /// `tracing` filter syntax, e.g. `info` or `info,sso_gateway=debug`.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            format: LogFormat::Auto,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// A file whose first line is the bearer token `/metrics` requires. Without one,
+    /// `/metrics` is open on a loopback listener only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+}
+
 /// The environment variables `serve` reads, each with the key it sets.
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SSO_GATEWAY_LISTEN", "server.listen"),
@@ -140,6 +170,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SSO_GATEWAY_SP_KEY_SCOPE", "keys.sp_key_scope"),
     ("SSO_GATEWAY_TOKEN_KEY", "keys.token_key_file"),
     ("SSO_GATEWAY_SCIM_RATE", "scim.rate_per_second"),
+    ("SSO_GATEWAY_LOG_FORMAT", "log.format"),
+    ("SSO_GATEWAY_LOG", "log.level"),
+    ("SSO_GATEWAY_METRICS_TOKEN_FILE", "metrics.token_file"),
 ];
 
 /// Variables read elsewhere (the master key itself, the config path) or by the tests.
@@ -224,6 +257,12 @@ impl Config {
                     .parse()
                     .map_err(|_| format!("expected a whole number, got {value:?}"))?
             }
+            "log.format" => {
+                self.log.format = <LogFormat as clap::ValueEnum>::from_str(value, true)
+                    .map_err(|_| format!("expected auto, json or text, got {value:?}"))?
+            }
+            "log.level" => self.log.level = value.into(),
+            "metrics.token_file" => self.metrics.token_file = path(),
             other => return Err(format!("unknown key {other}")),
         }
         Ok(())
@@ -245,6 +284,8 @@ impl Config {
             return Err("server.tls_cert and server.tls_key go together".into());
         }
         crate::web::edge::parse_proxies(&self.server.trusted_proxies)?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| format!("log.level {:?}: {e}", self.log.level))?;
         for (app, url) in &self.apps {
             url::Url::parse(url).map_err(|e| format!("apps.{app}: {e}"))?;
         }
@@ -308,6 +349,7 @@ mod tests {
         assert!(full.server.tls_cert.is_some() && full.server.public_url.is_some());
         assert!(full.database.url_file.is_some() && full.keys.master_key_file.is_some());
         assert!(full.keys.token_key_file.is_some() && !full.apps.is_empty());
+        assert!(full.metrics.token_file.is_some());
         // And every key of the defaults appears in the example.
         let defaults = toml::to_string(&Config::default()).unwrap();
         let mut section = String::new();
@@ -361,9 +403,12 @@ mod tests {
             .apply_env(vars(&[("SSO_GATEWAY_SCIM_RATE", "many")]), &[])
             .unwrap_err();
         assert!(e.contains("whole number"), "{e}");
+        c.apply_env(vars(&[("SSO_GATEWAY_LOG_FORMAT", "json")]), &[])
+            .unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
         c.apply_env(
-            vars(&[("SSO_GATEWAY_LOG_FORMAT", "json")]),
-            &["SSO_GATEWAY_LOG_FORMAT"],
+            vars(&[("SSO_GATEWAY_METRICS_TOKEN", "t")]),
+            &["SSO_GATEWAY_METRICS_TOKEN"],
         )
         .unwrap();
     }
@@ -397,5 +442,9 @@ mod tests {
         let mut c = Config::default();
         c.set("keys.sp_key_scope", "galaxy").unwrap();
         assert!(c.finish().is_err());
+        let mut c = Config::default();
+        assert!(c.set("log.format", "xml").is_err());
+        c.set("log.level", "info,=[").unwrap();
+        assert!(c.finish().unwrap_err().contains("log.level"));
     }
 }

@@ -157,18 +157,39 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    crate::obs::logging::init(args.obs.log_format);
+    use crate::obs::logging::{self, LogFormat};
+    // The configuration first (it names the log format and level), then the logger, so
+    // that even a configuration error is written in the chosen format.
+    let cfg = resolve(&args, std::env::vars().collect(), crate::obs::ENV_VARS);
+    let format = args
+        .obs
+        .log_format
+        .or_else(|| cfg.as_ref().ok().map(|c| c.log.format))
+        .or_else(|| {
+            std::env::var("SSO_GATEWAY_LOG_FORMAT")
+                .ok()
+                .and_then(|v| <LogFormat as clap::ValueEnum>::from_str(&v, true).ok())
+        })
+        .unwrap_or_default();
+    let level = cfg
+        .as_ref()
+        .map(|c| c.log.level.clone())
+        .unwrap_or_else(|_| "info".into());
+    logging::init(format, &level);
+    let cfg = match cfg {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let sys = actix_web::rt::System::new();
     sys.block_on(async move {
-        match serve(args).await {
+        match serve(args, cfg).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         }
     })
 }
 
-async fn serve(args: Args) -> Result<(), String> {
-    let cfg = resolve(&args, std::env::vars().collect(), crate::obs::ENV_VARS)?;
+async fn serve(args: Args, cfg: Config) -> Result<(), String> {
     let public_url = cfg.public_url();
     let database = cfg.database.url.expose().clone();
     let db = open_db(&database).await?;
@@ -243,7 +264,9 @@ async fn serve(args: Args) -> Result<(), String> {
     // Observability (issue 10): who may read /metrics; the request-id middleware outermost.
     let metrics_access = web::Data::new(crate::obs::metrics::MetricsAccess::for_listen(
         &listen,
-        args.obs.metrics_token()?.as_deref(),
+        args.obs
+            .metrics_token(cfg.metrics.token_file.as_deref())?
+            .as_deref(),
     ));
     crate::obs::metrics::handle();
     let server = HttpServer::new(move || {

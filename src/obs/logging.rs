@@ -14,7 +14,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracing_subscriber::EnvFilter;
 
 /// `--log-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Text on a terminal, JSON otherwise.
     #[default]
@@ -25,11 +36,9 @@ pub enum LogFormat {
 
 static JSON: AtomicBool = AtomicBool::new(false);
 
-/// The level filter: `SSO_GATEWAY_LOG`, else `RUST_LOG`, else `info`.
-fn filter() -> EnvFilter {
-    EnvFilter::try_from_env("SSO_GATEWAY_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"))
+/// The level filter (`log.level`, `SSO_GATEWAY_LOG`; checked by the configuration).
+fn filter(level: &str) -> EnvFilter {
+    EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// Whether `format` means JSON here.
@@ -43,10 +52,10 @@ pub fn resolve(format: LogFormat) -> bool {
 
 /// Install the global subscriber (once per process; later calls keep the first). Also
 /// routes `log` records (actix-server's) into it. Returns whether the output is JSON.
-pub fn init(format: LogFormat) -> bool {
+pub fn init(format: LogFormat, level: &str) -> bool {
     let json = resolve(format);
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter())
+        .with_env_filter(filter(level))
         .with_writer(std::io::stderr);
     let installed = if json {
         builder

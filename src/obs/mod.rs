@@ -15,10 +15,10 @@ pub mod request_id;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ObsArgs {
     /// Log format: `json` (one JSON object a line), `text` (readable), or `auto`: text on
-    /// a terminal, JSON otherwise. The level filter is `SSO_GATEWAY_LOG` (or `RUST_LOG`),
-    /// default `info`.
-    #[arg(long, value_enum, default_value_t = logging::LogFormat::Auto, env = "SSO_GATEWAY_LOG_FORMAT")]
-    pub log_format: logging::LogFormat,
+    /// a terminal, JSON otherwise [default: auto; key log.format, SSO_GATEWAY_LOG_FORMAT].
+    /// The level filter is log.level (SSO_GATEWAY_LOG), default `info`.
+    #[arg(long, value_enum)]
+    pub log_format: Option<logging::LogFormat>,
     /// Bearer token `/metrics` requires. Without it `/metrics` is open when the gateway
     /// listens on a loopback address only (and not through a proxy), refused (403) otherwise.
     #[arg(
@@ -28,20 +28,21 @@ pub struct ObsArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
-    /// As --metrics-token, read from the first line of FILE.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "SSO_GATEWAY_METRICS_TOKEN_FILE",
-        conflicts_with = "metrics_token"
-    )]
+    /// As --metrics-token, read from the first line of FILE (key metrics.token_file,
+    /// SSO_GATEWAY_METRICS_TOKEN_FILE).
+    #[arg(long, value_name = "FILE", conflicts_with = "metrics_token")]
     pub metrics_token_file: Option<std::path::PathBuf>,
 }
 
 impl ObsArgs {
     /// The metrics token, from the flag or its file.
-    pub fn metrics_token(&self) -> Result<Option<String>, String> {
-        match (&self.metrics_token, &self.metrics_token_file) {
+    /// `configured`: `metrics.token_file` of the configuration (the flag wins).
+    pub fn metrics_token(
+        &self,
+        configured: Option<&std::path::Path>,
+    ) -> Result<Option<String>, String> {
+        let file = self.metrics_token_file.as_deref().or(configured);
+        match (&self.metrics_token, file) {
             (Some(t), _) => Ok(Some(t.clone())),
             (None, Some(f)) => {
                 let text = std::fs::read_to_string(f)
@@ -57,13 +58,9 @@ impl ObsArgs {
     }
 }
 
-/// The `SSO_GATEWAY_*` variables read here (clap reads them), known to `crate::config`.
-pub const ENV_VARS: &[&str] = &[
-    "SSO_GATEWAY_LOG_FORMAT",
-    "SSO_GATEWAY_LOG",
-    "SSO_GATEWAY_METRICS_TOKEN",
-    "SSO_GATEWAY_METRICS_TOKEN_FILE",
-];
+/// The `SSO_GATEWAY_*` variables read here (clap reads them), known to `crate::config`;
+/// the others of this module are configuration keys (`[log]`, `[metrics]`).
+pub const ENV_VARS: &[&str] = &["SSO_GATEWAY_METRICS_TOKEN"];
 
 /// Attach an incident id to the current request's span, so the request's access-log line
 /// names the incident too (the event that created it carries it as a field already).
