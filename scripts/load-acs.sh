@@ -37,7 +37,7 @@ usage() {
 Options:
   --db sqlite|postgres|both   database(s) to run against (default both)
   --minutes M                 wrk duration per database (default $MINUTES)
-  --count N                   responses minted beforehand (default 2000 x seconds, max 400000)
+  --count N                   responses minted beforehand (default 500 x seconds, max 400000)
   --connections C             wrk connections (default $CONNECTIONS)
   --threads T                 wrk threads (default $THREADS)
   --sample S                  RSS sampling period in seconds (default $SAMPLE)
@@ -61,7 +61,7 @@ done
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
 SECONDS_RUN=$(python3 -c "print(max(1, int(float('$MINUTES') * 60)))")
-[ -n "$COUNT" ] || COUNT=$(python3 -c "print(min(400000, 2000 * $SECONDS_RUN))")
+[ -n "$COUNT" ] || COUNT=$(python3 -c "print(min(400000, 500 * $SECONDS_RUN))")
 # Valid long enough for minting plus the run (NotOnOrAfter = issue instant + validity).
 VALIDITY=$((SECONDS_RUN + 3600))
 

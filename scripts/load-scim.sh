@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SCIM load (issue 9), against `sso-gateway serve --demo` on SQLite and/or PostgreSQL:
 #   1. users created per second over HTTP (POST /scim/v2/demo/Users, unique userNames,
-#      wrk, until --users users exist);
+#      --connections python client threads on keep-alive connections, until --users
+#      users exist);
 #   2. `userName eq` lookup p50/p99 with that many users (wrk, random existing users);
 #   3. a full import: paging through every user with count=100 (one client, keep-alive),
 #      in seconds.
@@ -43,39 +44,36 @@ mkdir -p "$WORK"
 PUBLIC="http://127.0.0.1:$PORT"
 BASE="$PUBLIC/scim/v2/demo/Users"
 
-cat >"$WORK/create.lua" <<'EOF'
--- POST one new user per request; thread t creates users t, t+T, t+2T, ... up to N.
-local counter = 0
-local threads = {}
-function setup(thread)
-  thread:set("tid", counter); counter = counter + 1; table.insert(threads, thread)
-end
-function init(args)
-  token = args[1]; nthreads = tonumber(args[2]); limit = tonumber(args[3])
-  n = tid; created = 0; failed = 0
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/scim+json"
-  wrk.headers["Authorization"] = "Bearer " .. token
-end
-function request()
-  local name = string.format("load.user%06d@example.com", n)
-  n = n + nthreads
-  if n > limit + nthreads then wrk.thread:stop() end
-  return wrk.format(nil, nil, nil, string.format(
-    '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s",' ..
-    '"name":{"givenName":"Load","familyName":"User%d"},"emails":[{"primary":true,"value":"%s","type":"work"}],' ..
-    '"displayName":"Load User","active":true}', name, n, name))
-end
-function response(status)
-  if status == 201 then created = created + 1 else failed = failed + 1 end
-end
-function done(summary, latency)
-  local c, f = 0, 0
-  for _, t in ipairs(threads) do c = c + t:get("created"); f = f + t:get("failed") end
-  local secs = summary.duration / 1e6
-  io.write(string.format("RESULT created=%d failed=%d seconds=%.1f created_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n",
-    c, f, secs, c / secs, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
+cat >"$WORK/create.py" <<'EOF'
+# POST users with unique userNames from C client threads (one keep-alive connection
+# each) until N exist; print the rate and the latency percentiles.
+import http.client, json, sys, threading, time
+host, port, token, n, conc = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+lat, failed, lock = [], [0], threading.Lock()
+def worker(k):
+    conn = http.client.HTTPConnection(host, port)
+    h = {"Authorization": "Bearer " + token, "Content-Type": "application/scim+json"}
+    mine = []
+    for i in range(k, n, conc):
+        name = "load.user%06d@example.com" % i
+        body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+                           "name": {"givenName": "Load", "familyName": "User%d" % i},
+                           "emails": [{"primary": True, "value": name, "type": "work"}],
+                           "displayName": "Load User", "active": True})
+        t = time.perf_counter()
+        conn.request("POST", "/scim/v2/demo/Users", body=body, headers=h)
+        r = conn.getresponse(); r.read()
+        mine.append(time.perf_counter() - t)
+        if r.status != 201:
+            with lock: failed[0] += 1
+    with lock: lat.extend(mine)
+t0 = time.time()
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(conc)]
+[t.start() for t in ts]; [t.join() for t in ts]
+dt = time.time() - t0
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+print(f"RESULT created={len(lat) - failed[0]} failed={failed[0]} seconds={dt:.1f} created_per_s={(len(lat) - failed[0]) / dt:.0f} p50_ms={pct(0.5):.2f} p99_ms={pct(0.99):.2f}")
 EOF
 
 cat >"$WORK/lookup.lua" <<'EOF'
@@ -150,9 +148,7 @@ run_db() {
     token=$("$BIN" admin --database "$url" --public-url "$PUBLIC" scim-token create --tenant demo --json \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
     echo "== $db: creating $USERS users"
-    # wrk needs a duration: generous; each thread stops after its share.
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d 3600s --timeout 10s --latency -s "$WORK/create.lua" "$BASE" \
-        -- "$token" "$THREADS" "$USERS" | grep RESULT || true
+    python3 "$WORK/create.py" 127.0.0.1 "$PORT" "$token" "$USERS" "$CONNECTIONS"
     echo "== $db: userName eq lookups for ${LOOKUP_SECONDS}s"
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "${LOOKUP_SECONDS}s" --timeout 10s --latency -s "$WORK/lookup.lua" "$BASE" \
         -- "$token" "$USERS" | grep RESULT || true
