@@ -179,7 +179,7 @@ run_db() {
     local code
     code=$(head -n 1 "$WORK/responses.form" | curl -s -o /dev/null -w '%{http_code}' \
         -H 'Content-Type: application/x-www-form-urlencoded' --data-binary @- "$PUBLIC/saml/demo/acs" || true)
-    echo "== $db: warm-up login HTTP $code (the first response is then a replay in the run)"
+    echo "== $db: warm-up login with the first response: HTTP $code"
     local tsv="$WORK/rss-$db.tsv"
     echo -e "t_s\trss_kb" >"$tsv"
     (

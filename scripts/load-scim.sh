@@ -20,6 +20,7 @@ USERS=100000
 CONNECTIONS=16
 THREADS=2
 LOOKUP_SECONDS=20
+IMPORT_SECONDS=1800
 PORT=18481
 PG_URL_BASE="postgres://postgres@127.0.0.1:5432"
 
@@ -29,9 +30,10 @@ while [ $# -gt 0 ]; do
         --users) USERS="$2"; shift 2 ;;
         --connections) CONNECTIONS="$2"; shift 2 ;;
         --lookup-seconds) LOOKUP_SECONDS="$2"; shift 2 ;;
+        --import-seconds) IMPORT_SECONDS="$2"; shift 2 ;;
         --port) PORT="$2"; shift 2 ;;
         -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
-            echo "Options: --db sqlite|postgres|both  --users N  --connections C  --lookup-seconds S  --port P"; exit 0 ;;
+            echo "Options: --db sqlite|postgres|both  --users N  --connections C  --lookup-seconds S  --import-seconds S (stop the import early and report how far it got; default 1800)  --port P"; exit 0 ;;
         *) exit 2 ;;
     esac
 done
@@ -110,6 +112,7 @@ cat >"$WORK/import.py" <<'EOF'
 # importer would; print the time taken.
 import http.client, json, sys, time
 host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+max_seconds = float(sys.argv[4]) if len(sys.argv) > 4 else float("inf")
 conn = http.client.HTTPConnection(host, port)
 h = {"Authorization": "Bearer " + token}
 start, seen, pages, total = 1, 0, 0, None
@@ -126,6 +129,15 @@ while True:
     seen += n; pages += 1; start += n
     if n == 0 or start > total:
         break
+    if time.time() - t0 > max_seconds:
+        t = time.perf_counter()
+        conn.request("GET", f"/scim/v2/demo/Users?startIndex={max(1, total - 99)}&count=100", headers=h)
+        r = conn.getresponse(); r.read()
+        last = time.perf_counter() - t
+        dt = time.time() - t0
+        print(f"RESULT import_STOPPED_after_s={dt:.1f} users={seen} of {total} pages={pages} "
+              f"users_per_s={seen / dt:.0f} last_page_ms={last * 1000:.0f}")
+        sys.exit(0)
 dt = time.time() - t0
 print(f"RESULT import_users={seen} total={total} pages={pages} seconds={dt:.1f} users_per_s={seen / dt:.0f}")
 EOF
@@ -153,7 +165,7 @@ run_db() {
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "${LOOKUP_SECONDS}s" --timeout 10s --latency -s "$WORK/lookup.lua" "$BASE" \
         -- "$token" "$USERS" | grep RESULT || true
     echo "== $db: full import, count=100"
-    python3 "$WORK/import.py" 127.0.0.1 "$PORT" "$token"
+    python3 "$WORK/import.py" 127.0.0.1 "$PORT" "$token" "$IMPORT_SECONDS"
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
 }
