@@ -26,7 +26,7 @@ pub struct Options<'a> {
 pub fn canonicalize(doc: &Document, apex: NodeId, opts: &Options<'_>) -> String {
     let mut out = String::with_capacity(4096);
     let mut rendered: Vec<(&str, &str)> = Vec::new();
-    Canon { doc, opts }.element(apex, &mut rendered, &mut out);
+    Canon { doc, opts }.element(apex, &mut rendered, &mut Scratch::default(), &mut out);
     out
 }
 
@@ -41,7 +41,7 @@ pub fn canonicalize_document(doc: &Document, opts: &Options<'_>) -> String {
         }
     }
     let mut rendered = Vec::new();
-    c.element(doc.root(), &mut rendered, &mut out);
+    c.element(doc.root(), &mut rendered, &mut Scratch::default(), &mut out);
     for &n in &doc.epilog {
         let mut s = String::new();
         if c.misc(n, &mut s) {
@@ -50,6 +50,21 @@ pub fn canonicalize_document(doc: &Document, opts: &Options<'_>) -> String {
         }
     }
     out
+}
+
+/// Per-element working lists, shared by the whole walk so that they are allocated once
+/// (each element is done with them before its children are rendered).
+#[derive(Default)]
+struct Scratch<'d> {
+    needed: Vec<&'d str>,
+    decls: Vec<(&'d str, &'d str)>,
+    attrs: Vec<&'d super::xml::Attribute>,
+}
+
+fn need<'d>(needed: &mut Vec<&'d str>, p: &'d str) {
+    if p != "xml" && !needed.contains(&p) {
+        needed.push(p);
+    }
 }
 
 struct Canon<'d, 'o> {
@@ -91,7 +106,7 @@ impl<'d> Canon<'d, '_> {
                 return if u.is_empty() {
                     None
                 } else {
-                    Some((p.as_str(), u.as_str()))
+                    Some((p.as_str(), &**u))
                 };
             }
             cur = self.doc.parent(n);
@@ -107,34 +122,37 @@ impl<'d> Canon<'d, '_> {
             .map(|(_, u)| *u)
     }
 
-    fn element(&self, id: NodeId, rendered: &mut Vec<(&'d str, &'d str)>, out: &mut String) {
+    fn element(
+        &self,
+        id: NodeId,
+        rendered: &mut Vec<(&'d str, &'d str)>,
+        scratch: &mut Scratch<'d>,
+        out: &mut String,
+    ) {
         let Some(e) = self.doc.element(id) else {
             return;
         };
         // Prefixes this element needs declared: visibly utilised ones and those in the
         // inclusive PrefixList that are in scope.
-        let mut needed: Vec<&'d str> = Vec::with_capacity(4);
-        let mut need = |p: &'d str| {
-            if p != "xml" && !needed.contains(&p) {
-                needed.push(p);
-            }
-        };
-        need(e.prefix.as_deref().unwrap_or(""));
+        let needed = &mut scratch.needed;
+        needed.clear();
+        need(needed, e.prefix.as_deref().unwrap_or(""));
         for a in &e.attrs {
             if let Some(p) = &a.prefix {
-                need(p);
+                need(needed, p);
             }
         }
         for p in self.opts.inclusive_prefixes {
             if p == "#default" {
-                need("");
+                need(needed, "");
             } else if let Some((decl, _)) = self.in_scope_decl(id, p) {
-                need(decl);
+                need(needed, decl);
             }
         }
 
-        let mut decls: Vec<(&'d str, &'d str)> = Vec::new();
-        for p in needed {
+        let decls = &mut scratch.decls;
+        decls.clear();
+        for &p in needed.iter() {
             let uri = self.doc.lookup_namespace(id, p).unwrap_or("");
             let already = Self::rendered_uri(rendered, p);
             let emit = if p.is_empty() {
@@ -150,7 +168,7 @@ impl<'d> Canon<'d, '_> {
 
         out.push('<');
         push_qname(out, e.prefix.as_deref(), &e.local);
-        for &(p, uri) in &decls {
+        for &(p, uri) in decls.iter() {
             if p.is_empty() {
                 out.push_str(" xmlns=\"");
             } else {
@@ -161,13 +179,15 @@ impl<'d> Canon<'d, '_> {
             escape_attr(out, uri);
             out.push('"');
         }
-        let mut attrs: Vec<&super::xml::Attribute> = e.attrs.iter().collect();
+        let attrs = &mut scratch.attrs;
+        attrs.clear();
+        attrs.extend(e.attrs.iter());
         attrs.sort_by(|a, b| {
             let an = a.ns.as_deref().unwrap_or("");
             let bn = b.ns.as_deref().unwrap_or("");
             an.cmp(bn).then_with(|| a.local.cmp(&b.local))
         });
-        for a in attrs {
+        for a in attrs.iter() {
             out.push(' ');
             let prefix = if a.ns.as_deref() == Some(XML_NS) {
                 Some("xml")
@@ -182,13 +202,13 @@ impl<'d> Canon<'d, '_> {
         out.push('>');
 
         let mark = rendered.len();
-        rendered.extend(decls);
+        rendered.append(decls);
         for &c in &e.children {
             if Some(c) == self.opts.exclude {
                 continue;
             }
             match self.doc.node(c).map(|n| &n.kind) {
-                Some(NodeKind::Element(_)) => self.element(c, rendered, out),
+                Some(NodeKind::Element(_)) => self.element(c, rendered, scratch, out),
                 Some(NodeKind::Text(t)) => escape_text(out, t),
                 Some(_) => {
                     self.misc(c, out);
@@ -212,30 +232,51 @@ fn push_qname(out: &mut String, prefix: Option<&str>, local: &str) {
     out.push_str(local);
 }
 
-fn escape_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
+/// Append `s`, replacing the characters for which `special` gives a replacement. Runs
+/// without special characters are copied in one piece (the special characters are all
+/// ASCII, so their byte offsets are character boundaries).
+fn escape_with(out: &mut String, s: &str, special: impl Fn(u8) -> Option<&'static str>) {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(rep) = special(b) {
+            out.push_str(s.get(start..i).unwrap_or(""));
+            out.push_str(rep);
+            start = i + 1;
         }
+    }
+    out.push_str(s.get(start..).unwrap_or(""));
+}
+
+#[inline]
+fn text_special(b: u8) -> Option<&'static str> {
+    match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
     }
 }
 
-fn escape_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
-        }
+#[inline]
+fn attr_special(b: u8) -> Option<&'static str> {
+    match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#x9;"),
+        b'\n' => Some("&#xA;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
     }
+}
+
+fn escape_text(out: &mut String, s: &str) {
+    escape_with(out, s, text_special);
+}
+
+fn escape_attr(out: &mut String, s: &str) {
+    escape_with(out, s, attr_special);
 }
 
 #[cfg(test)]

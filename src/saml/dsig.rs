@@ -96,13 +96,15 @@ fn algorithm_attr(doc: &Document, id: NodeId) -> Result<String, SamlError> {
 }
 
 fn base64_text(doc: &Document, id: NodeId, what: &str) -> Result<Vec<u8>, SamlError> {
-    let text: String = doc
+    // ASCII whitespace bytes never occur inside a multi-byte UTF-8 sequence, so
+    // filtering bytes is filtering characters.
+    let text: Vec<u8> = doc
         .text_content(id)
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
         .collect();
     base64::engine::general_purpose::STANDARD
-        .decode(text.as_bytes())
+        .decode(&text)
         .map_err(|e| malformed(format!("{what} is not base64: {e}")))
 }
 

@@ -11,7 +11,9 @@
 //! normalisation, text after line-end normalisation, comments and processing
 //! instructions.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -58,8 +60,9 @@ pub struct Attribute {
     /// Prefix as written (`None` for unprefixed attributes).
     pub prefix: Option<String>,
     pub local: String,
-    /// Resolved namespace URI (`None` for unprefixed attributes).
-    pub ns: Option<String>,
+    /// Resolved namespace URI (`None` for unprefixed attributes), shared with the
+    /// declaration it comes from.
+    pub ns: Option<Arc<str>>,
     /// Value after attribute-value normalisation and reference resolution.
     pub value: String,
 }
@@ -68,11 +71,12 @@ pub struct Attribute {
 pub struct Element {
     pub prefix: Option<String>,
     pub local: String,
-    /// Resolved namespace URI of the element (`None`: no namespace).
-    pub ns: Option<String>,
+    /// Resolved namespace URI of the element (`None`: no namespace), shared with the
+    /// declaration it comes from.
+    pub ns: Option<Arc<str>>,
     /// Namespace declarations on this element: (prefix, uri); prefix "" is the default
     /// namespace, uri "" un-declares the default namespace.
-    pub ns_decls: Vec<(String, String)>,
+    pub ns_decls: Vec<(String, Arc<str>)>,
     pub attrs: Vec<Attribute>,
     pub children: Vec<NodeId>,
 }
@@ -232,7 +236,7 @@ impl Document {
             if let Some(e) = self.element(n)
                 && let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
             {
-                return if uri.is_empty() { None } else { Some(uri) };
+                return if uri.is_empty() { None } else { Some(&**uri) };
             }
             cur = self.parent(n);
         }
@@ -287,6 +291,10 @@ struct Parser<'l> {
     ids: HashSet<String>,
     pending_text: Option<String>,
     seen_decl_position: bool,
+    /// The `xml` namespace URI, allocated once per document.
+    xml_ns: Arc<str>,
+    /// The attributes of the start tag being read (kept to reuse its allocation).
+    scratch_attrs: Vec<(Option<String>, String, String)>,
 }
 
 fn malformed(msg: impl Into<String>) -> SamlError {
@@ -305,10 +313,18 @@ impl<'l> Parser<'l> {
             ids: HashSet::new(),
             pending_text: None,
             seen_decl_position: false,
+            xml_ns: Arc::from(XML_NS),
+            scratch_attrs: Vec::new(),
         }
     }
 
     fn run(mut self, text: &str) -> Result<Document, SamlError> {
+        // Every node starts at a '<' (elements, comments, PIs) or right before one
+        // (text): reserve that many up front instead of growing the arena step by step.
+        let tags = text.bytes().filter(|&b| b == b'<').count();
+        // Capped, so that a hostile run of '<' cannot make it reserve much.
+        self.nodes
+            .reserve(tags.saturating_add(1).min(self.limits.max_nodes).min(8192));
         let mut reader = Reader::from_str(text);
         {
             let cfg = reader.config_mut();
@@ -351,47 +367,45 @@ impl<'l> Parser<'l> {
                 Event::DocType(_) => return Err(SamlError::DtdForbidden),
                 Event::Start(e) => {
                     self.flush_text()?;
-                    self.open(&e, false)?;
+                    self.open(text, &e, false)?;
                 }
                 Event::Empty(e) => {
                     self.flush_text()?;
-                    self.open(&e, true)?;
+                    self.open(text, &e, true)?;
                 }
                 Event::End(_) => {
                     self.flush_text()?;
                     self.stack.pop();
                 }
                 Event::Text(t) => {
-                    let raw =
-                        std::str::from_utf8(&t).map_err(|_| malformed("invalid UTF-8 text"))?;
+                    let raw = text_of(text, &t).map_err(|_| malformed("invalid UTF-8 text"))?;
                     let normalised = normalise_eol(raw);
                     check_chars(&normalised)?;
                     if normalised.contains("]]>") {
                         return Err(malformed("']]>' in character data"));
                     }
-                    self.push_text(&normalised)?;
+                    self.push_text(normalised)?;
                 }
                 Event::GeneralRef(r) => {
                     let name =
                         std::str::from_utf8(&r).map_err(|_| malformed("invalid reference"))?;
                     let c = resolve_reference(name)?;
                     let mut buf = [0u8; 4];
-                    self.push_text(c.encode_utf8(&mut buf))?;
+                    self.push_text(Cow::Borrowed(c.encode_utf8(&mut buf)))?;
                 }
                 Event::CData(t) => {
-                    let raw =
-                        std::str::from_utf8(&t).map_err(|_| malformed("invalid UTF-8 in CDATA"))?;
+                    let raw = text_of(text, &t).map_err(|_| malformed("invalid UTF-8 in CDATA"))?;
                     let normalised = normalise_eol(raw);
                     check_chars(&normalised)?;
-                    self.push_text(&normalised)?;
+                    self.push_text(normalised)?;
                 }
                 Event::Comment(t) => {
                     self.flush_text()?;
-                    let raw = std::str::from_utf8(&t)
-                        .map_err(|_| malformed("invalid UTF-8 in comment"))?;
+                    let raw =
+                        text_of(text, &t).map_err(|_| malformed("invalid UTF-8 in comment"))?;
                     let normalised = normalise_eol(raw);
                     check_chars(&normalised)?;
-                    self.add_misc(NodeKind::Comment(normalised))?;
+                    self.add_misc(NodeKind::Comment(normalised.into_owned()))?;
                 }
                 Event::PI(p) => {
                     self.flush_text()?;
@@ -407,7 +421,7 @@ impl<'l> Parser<'l> {
                     check_chars(&data)?;
                     self.add_misc(NodeKind::Pi {
                         target: target.to_string(),
-                        data,
+                        data: data.into_owned(),
                     })?;
                 }
                 Event::Eof => break,
@@ -442,16 +456,17 @@ impl<'l> Parser<'l> {
         Ok(id)
     }
 
-    fn push_text(&mut self, s: &str) -> Result<(), SamlError> {
+    fn push_text(&mut self, s: Cow<'_, str>) -> Result<(), SamlError> {
         if self.stack.is_empty() {
-            if s.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) {
+            if s.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
                 return Ok(());
             }
             return Err(malformed("character data outside the document element"));
         }
-        self.pending_text
-            .get_or_insert_with(String::new)
-            .push_str(s);
+        match &mut self.pending_text {
+            Some(t) => t.push_str(&s),
+            None => self.pending_text = Some(s.into_owned()),
+        }
         Ok(())
     }
 
@@ -480,15 +495,15 @@ impl<'l> Parser<'l> {
         Ok(())
     }
 
-    fn lookup(&self, prefix: &str, own: &[(String, String)]) -> Option<String> {
+    fn lookup(&self, prefix: &str, own: &[(String, Arc<str>)]) -> Option<Arc<str>> {
         if prefix == "xml" {
-            return Some(XML_NS.to_string());
+            return Some(Arc::clone(&self.xml_ns));
         }
         if let Some((_, uri)) = own.iter().find(|(p, _)| p == prefix) {
             return if uri.is_empty() {
                 None
             } else {
-                Some(uri.clone())
+                Some(Arc::clone(uri))
             };
         }
         for &n in self.stack.iter().rev() {
@@ -501,28 +516,28 @@ impl<'l> Parser<'l> {
                 return if uri.is_empty() {
                     None
                 } else {
-                    Some(uri.clone())
+                    Some(Arc::clone(uri))
                 };
             }
         }
         None
     }
 
-    fn open(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<(), SamlError> {
+    fn open(&mut self, input: &str, start: &BytesStart<'_>, empty: bool) -> Result<(), SamlError> {
         if self.stack.is_empty() && self.root.is_some() {
             return Err(malformed("more than one document element"));
         }
         if self.stack.len() >= self.limits.max_depth {
             return Err(SamlError::DepthExceeded(self.limits.max_depth));
         }
-        let qname = std::str::from_utf8(start.name().as_ref())
-            .map_err(|_| malformed("invalid element name"))?
-            .to_string();
-        let (prefix, local) = split_qname(&qname)?;
+        let qname = text_of(input, start.name().into_inner())
+            .map_err(|_| malformed("invalid element name"))?;
+        let (prefix, local) = split_qname(qname)?;
         check_attribute_separation(start.attributes_raw())?;
 
-        let mut ns_decls: Vec<(String, String)> = Vec::new();
-        let mut raw_attrs: Vec<(Option<String>, String, String)> = Vec::new();
+        let mut ns_decls: Vec<(String, Arc<str>)> = Vec::new();
+        let mut raw_attrs = std::mem::take(&mut self.scratch_attrs);
+        raw_attrs.clear();
         let mut count = 0usize;
         let mut attributes = start.attributes();
         attributes.with_checks(true);
@@ -532,10 +547,10 @@ impl<'l> Parser<'l> {
             if count > self.limits.max_attributes {
                 return Err(SamlError::TooManyAttributes(self.limits.max_attributes));
             }
-            let key = std::str::from_utf8(attr.key.as_ref())
+            let key = text_of(input, attr.key.into_inner())
                 .map_err(|_| malformed("invalid attribute name"))?;
-            let raw = std::str::from_utf8(&attr.value)
-                .map_err(|_| malformed("invalid attribute value"))?;
+            let raw =
+                text_of(input, &attr.value).map_err(|_| malformed("invalid attribute value"))?;
             let value = normalise_attribute(raw)?;
             let (ap, al) = split_qname(key)?;
             match (ap.as_deref(), al.as_str()) {
@@ -545,7 +560,7 @@ impl<'l> Parser<'l> {
                             "default namespace may not be {value}"
                         )));
                     }
-                    ns_decls.push((String::new(), value));
+                    ns_decls.push((String::new(), Arc::from(value)));
                 }
                 (Some("xmlns"), p) => {
                     if p == "xmlns" {
@@ -571,7 +586,7 @@ impl<'l> Parser<'l> {
                             "prefix '{p}' bound to a reserved URI"
                         )));
                     }
-                    ns_decls.push((p.to_string(), value));
+                    ns_decls.push((p.to_string(), Arc::from(value)));
                 }
                 _ => raw_attrs.push((ap, al, value)),
             }
@@ -585,7 +600,7 @@ impl<'l> Parser<'l> {
                 None => self.lookup("", &ns_decls),
             };
         let mut attrs = Vec::with_capacity(raw_attrs.len());
-        for (ap, al, value) in raw_attrs {
+        for (ap, al, value) in raw_attrs.drain(..) {
             let ans = match &ap {
                 Some(p) => Some(self.lookup(p, &ns_decls).ok_or_else(|| {
                     SamlError::NamespaceInvalid(format!("undeclared prefix '{p}'"))
@@ -613,6 +628,7 @@ impl<'l> Parser<'l> {
             });
         }
 
+        self.scratch_attrs = raw_attrs;
         let parent = self.stack.last().copied();
         let id = self.push_node(Node {
             kind: NodeKind::Element(Element {
@@ -632,6 +648,18 @@ impl<'l> Parser<'l> {
             self.stack.push(id);
         }
         Ok(())
+    }
+}
+
+/// `bytes` as a string. quick-xml hands out slices of the input, which was checked to
+/// be UTF-8 as a whole: such a slice is taken from the input string by its offset (a
+/// bounds and character-boundary check, no second validation). Anything else is
+/// validated.
+fn text_of<'a>(input: &'a str, bytes: &'a [u8]) -> Result<&'a str, std::str::Utf8Error> {
+    let start = (bytes.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+    match input.get(start..start.wrapping_add(bytes.len())) {
+        Some(s) if s.as_ptr() == bytes.as_ptr() => Ok(s),
+        _ => std::str::from_utf8(bytes),
     }
 }
 

@@ -1,6 +1,8 @@
 //! XML 1.0 character, name and reference rules used by the hardened parser:
 //! NCName checks, line-end and attribute-value normalisation, references.
 
+use std::borrow::Cow;
+
 use super::error::SamlError;
 
 fn malformed(msg: impl Into<String>) -> SamlError {
@@ -156,12 +158,12 @@ pub(super) fn split_qname(q: &str) -> Result<(Option<String>, String), SamlError
     }
 }
 
-/// XML 1.0 §2.11 line-end normalisation.
-pub(super) fn normalise_eol(s: &str) -> String {
+/// XML 1.0 §2.11 line-end normalisation (borrowed when there is no CR, the usual case).
+pub(super) fn normalise_eol(s: &str) -> Cow<'_, str> {
     if !s.contains('\r') {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
-    s.replace("\r\n", "\n").replace('\r', "\n")
+    Cow::Owned(s.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 fn is_xml_char(c: char) -> bool {
@@ -224,6 +226,14 @@ pub(super) fn resolve_reference(name: &str) -> Result<char, SamlError> {
 /// are CDATA without a DTD): line ends normalised, literal whitespace to spaces,
 /// then references resolved (a character reference keeps its character).
 pub(super) fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
+    // One pass for the usual value: printable ASCII without '<' or a reference (the
+    // checks below would all pass and leave it unchanged).
+    if raw
+        .bytes()
+        .all(|b| (0x20..0x7F).contains(&b) && b != b'<' && b != b'&')
+    {
+        return Ok(raw.to_string());
+    }
     if raw.contains('<') {
         return Err(malformed("'<' in attribute value"));
     }
@@ -236,7 +246,7 @@ pub(super) fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
     }
     let eol = normalise_eol(raw);
     let mut out = String::with_capacity(eol.len());
-    let mut rest = eol.as_str();
+    let mut rest: &str = &eol;
     while let Some(pos) = rest.find('&') {
         let (before, after) = rest.split_at(pos);
         push_ws_normalised(&mut out, before);
