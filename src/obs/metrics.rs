@@ -276,16 +276,7 @@ impl MetricsAccess {
                     ),
             ),
             MetricsAccess::Token(want) => {
-                let given = req
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| {
-                        v.strip_prefix("Bearer ")
-                            .or_else(|| v.strip_prefix("bearer "))
-                    })
-                    .map(str::trim)
-                    .unwrap_or_default();
+                let given = crate::web::pages::bearer_token(req).unwrap_or_default();
                 // Compare digests: equal length, constant time.
                 let ok = openssl::memcmp::eq(
                     &openssl::sha::sha256(given.as_bytes()),

@@ -106,6 +106,19 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
     super::edge::request_client_ip(req).map(|a| a.to_string())
 }
 
+/// The credentials of an `Authorization: Bearer ...` header (the scheme in either case
+/// Okta and curl send), trimmed; `None` without one.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))

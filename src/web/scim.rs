@@ -139,15 +139,7 @@ pub(super) async fn authorize_actor(
         .get("tenant")
         .unwrap_or_default()
         .to_string();
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
+    let token = super::pages::bearer_token(req)
         .filter(|t| !t.is_empty())
         .ok_or_else(unauthorized)?;
     let hash = token_hash(token);

@@ -82,15 +82,7 @@ pub async fn api_principal(
     state: &AppState,
     req: &HttpRequest,
 ) -> Result<Option<Principal>, StoreError> {
-    let bearer = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let bearer = crate::web::pages::bearer_token(req);
     if let Some(token) = bearer {
         if !token.starts_with(API_TOKEN_PREFIX) {
             return Ok(None);
