@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let elements: Vec<usize> = doc
         .descendants(doc.root())
         .into_iter()
-        .filter(|&n| matches!(doc.node(n).map(|n| &n.kind), Some(NodeKind::Element(_))))
+        .filter(|&n| matches!(doc.kind(n), Some(NodeKind::Element(_))))
         .collect();
     let h = data
         .iter()
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             .descendants(apex)
             .into_iter()
             .filter(|&n| {
-                n != apex && matches!(doc.node(n).map(|n| &n.kind), Some(NodeKind::Element(_)))
+                n != apex && matches!(doc.kind(n), Some(NodeKind::Element(_)))
             })
             .collect();
         let mut all: Vec<String> = doc.in_scope_prefixes(apex);

@@ -41,6 +41,25 @@ impl Digest {
         }
     }
 
+    /// The hash of `data` (OpenSSL's one-shot functions: no provider lookup per call).
+    pub fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Digest::Sha1 => openssl::sha::sha1(data).to_vec(),
+            Digest::Sha256 => openssl::sha::sha256(data).to_vec(),
+            Digest::Sha384 => openssl::sha::sha384(data).to_vec(),
+            Digest::Sha512 => openssl::sha::sha512(data).to_vec(),
+        }
+    }
+
+    pub fn md(self) -> &'static openssl::md::MdRef {
+        match self {
+            Digest::Sha1 => openssl::md::Md::sha1(),
+            Digest::Sha256 => openssl::md::Md::sha256(),
+            Digest::Sha384 => openssl::md::Md::sha384(),
+            Digest::Sha512 => openssl::md::Md::sha512(),
+        }
+    }
+
     pub fn message_digest(self) -> MessageDigest {
         match self {
             Digest::Sha1 => MessageDigest::sha1(),

@@ -58,7 +58,7 @@ pub fn canonicalize_document(doc: &Document, opts: &Options<'_>) -> String {
 struct Scratch<'d> {
     needed: Vec<&'d str>,
     decls: Vec<(&'d str, &'d str)>,
-    attrs: Vec<&'d super::xml::Attribute>,
+    attrs: Vec<super::xml::Attribute<'d>>,
 }
 
 fn need<'d>(needed: &mut Vec<&'d str>, p: &'d str) {
@@ -75,7 +75,7 @@ struct Canon<'d, 'o> {
 impl<'d> Canon<'d, '_> {
     /// Render a comment or PI; false when nothing was rendered.
     fn misc(&self, n: NodeId, out: &mut String) -> bool {
-        match self.doc.node(n).map(|x| &x.kind) {
+        match self.doc.kind(n) {
             Some(NodeKind::Comment(c)) if self.opts.with_comments => {
                 out.push_str("<!--");
                 out.push_str(c);
@@ -101,13 +101,9 @@ impl<'d> Canon<'d, '_> {
         let mut cur = Some(id);
         while let Some(n) = cur {
             if let Some(e) = self.doc.element(n)
-                && let Some((p, u)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
+                && let Some((p, u)) = e.ns_decls().find(|(p, _)| *p == prefix)
             {
-                return if u.is_empty() {
-                    None
-                } else {
-                    Some((p.as_str(), &**u))
-                };
+                return if u.is_empty() { None } else { Some((p, u)) };
             }
             cur = self.doc.parent(n);
         }
@@ -136,9 +132,9 @@ impl<'d> Canon<'d, '_> {
         // inclusive PrefixList that are in scope.
         let needed = &mut scratch.needed;
         needed.clear();
-        need(needed, e.prefix.as_deref().unwrap_or(""));
-        for a in &e.attrs {
-            if let Some(p) = &a.prefix {
+        need(needed, e.prefix.unwrap_or(""));
+        for a in e.attrs() {
+            if let Some(p) = a.prefix {
                 need(needed, p);
             }
         }
@@ -167,7 +163,7 @@ impl<'d> Canon<'d, '_> {
         decls.sort_by(|a, b| a.0.cmp(b.0));
 
         out.push('<');
-        push_qname(out, e.prefix.as_deref(), &e.local);
+        push_qname(out, e.prefix, e.local);
         for &(p, uri) in decls.iter() {
             if p.is_empty() {
                 out.push_str(" xmlns=\"");
@@ -181,33 +177,33 @@ impl<'d> Canon<'d, '_> {
         }
         let attrs = &mut scratch.attrs;
         attrs.clear();
-        attrs.extend(e.attrs.iter());
+        attrs.extend(e.attrs());
         attrs.sort_by(|a, b| {
-            let an = a.ns.as_deref().unwrap_or("");
-            let bn = b.ns.as_deref().unwrap_or("");
-            an.cmp(bn).then_with(|| a.local.cmp(&b.local))
+            let an = a.ns.unwrap_or("");
+            let bn = b.ns.unwrap_or("");
+            an.cmp(bn).then_with(|| a.local.cmp(b.local))
         });
         for a in attrs.iter() {
             out.push(' ');
-            let prefix = if a.ns.as_deref() == Some(XML_NS) {
+            let prefix = if a.ns == Some(XML_NS) {
                 Some("xml")
             } else {
-                a.prefix.as_deref()
+                a.prefix
             };
-            push_qname(out, prefix, &a.local);
+            push_qname(out, prefix, a.local);
             out.push_str("=\"");
-            escape_attr(out, &a.value);
+            escape_attr(out, a.value);
             out.push('"');
         }
         out.push('>');
 
         let mark = rendered.len();
         rendered.append(decls);
-        for &c in &e.children {
+        for &c in e.children {
             if Some(c) == self.opts.exclude {
                 continue;
             }
-            match self.doc.node(c).map(|n| &n.kind) {
+            match self.doc.kind(c) {
                 Some(NodeKind::Element(_)) => self.element(c, rendered, scratch, out),
                 Some(NodeKind::Text(t)) => escape_text(out, t),
                 Some(_) => {
@@ -219,7 +215,7 @@ impl<'d> Canon<'d, '_> {
         rendered.truncate(mark);
 
         out.push_str("</");
-        push_qname(out, e.prefix.as_deref(), &e.local);
+        push_qname(out, e.prefix, e.local);
         out.push('>');
     }
 }

@@ -69,8 +69,8 @@ fn element_children(doc: &Document, id: NodeId, what: &str) -> Result<Vec<NodeId
         .element(id)
         .ok_or_else(|| malformed(format!("{what} is not an element")))?;
     let mut out = Vec::new();
-    for &c in &e.children {
-        match doc.node(c).map(|n| &n.kind) {
+    for &c in e.children {
+        match doc.kind(c) {
             Some(NodeKind::Element(_)) => out.push(c),
             Some(NodeKind::Text(t)) if !t.trim().is_empty() => {
                 return Err(malformed(format!("unexpected text in {what}")));
@@ -277,7 +277,7 @@ pub fn verify_enveloped(
     match &r {
         Ok(v) => trace.pass(
             check,
-            format!(
+            || format!(
                 "{} verified by trusted certificate #{} ({}), reference, digest and transforms checked",
                 v.algorithm.name(),
                 v.key_index,
@@ -331,8 +331,7 @@ fn verify_inner(
             exclude: Some(sig),
         },
     );
-    let computed = openssl::hash::hash(spec.digest.message_digest(), signed.as_bytes())
-        .map_err(|e| malformed(format!("digest: {e}")))?;
+    let computed = spec.digest.hash(signed.as_bytes());
     if computed.len() != spec.digest_value.len()
         || !openssl::memcmp::eq(&computed, &spec.digest_value)
     {
@@ -377,9 +376,9 @@ pub(super) fn verify_with_key(
     let key = cert.public_key();
     let md = alg.digest.message_digest();
     match (alg.key, key.id()) {
-        (KeyKind::Rsa, Id::RSA) => Verifier::new(md, key)
-            .and_then(|mut v| v.verify_oneshot(signature, data))
-            .unwrap_or(false),
+        (KeyKind::Rsa, Id::RSA) => {
+            cert.verify_rsa_prehashed(alg.digest, &alg.digest.hash(data), signature)
+        }
         (KeyKind::Ecdsa, Id::EC) => {
             // XML-DSig carries ECDSA signatures as r || s, each half the length.
             if signature.is_empty() || !signature.len().is_multiple_of(2) {

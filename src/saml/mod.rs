@@ -155,7 +155,7 @@ pub fn verify_response(
     idp: &IdpTrust,
     ctx: &mut VerifyContext<'_>,
 ) -> Result<VerifiedAssertion, SamlError> {
-    let mut trace = Trace::new();
+    let mut trace = Trace::off();
     verify_response_traced(input, sp, idp, ctx, &mut trace)
 }
 
@@ -295,10 +295,9 @@ pub fn verify_response_traced(
         )
         .map_err(|e| SamlError::Replayed(format!("{} (store error: {e})", checked.assertion_id)));
     match fresh {
-        Ok(true) => trace.pass(
-            "replay",
-            format!("assertion {} not seen before", checked.assertion_id),
-        ),
+        Ok(true) => trace.pass("replay", || {
+            format!("assertion {} not seen before", checked.assertion_id)
+        }),
         Ok(false) => {
             let e = SamlError::Replayed(checked.assertion_id.clone());
             trace.fail("replay", e.to_string());
@@ -415,7 +414,11 @@ fn open_encrypted(
     );
     let collapse = !response_signed && !decrypted.authenticated;
 
-    let mut inner = Trace::new();
+    let mut inner = if trace.is_enabled() {
+        Trace::new()
+    } else {
+        Trace::off()
+    };
     let opened = (|| {
         let (ddoc, assertion) = inner.record(
             "decrypted_parse",

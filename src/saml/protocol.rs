@@ -314,7 +314,7 @@ pub fn verify_logout_request(
     if !el.is(NS_SAMLP, "LogoutRequest") {
         return Err(SamlError::NotAResponse(format!(
             "{{{}}}{}",
-            el.ns.as_deref().unwrap_or(""),
+            el.ns.unwrap_or(""),
             el.local
         )));
     }

@@ -314,7 +314,7 @@ pub fn element_markup(doc_xml: &str, element_id: &str) -> Result<String, SamlErr
     let mut extra = String::new();
     if let Some(parent) = doc.parent(target) {
         for p in doc.in_scope_prefixes(parent) {
-            if el.ns_decls.iter().any(|(q, _)| *q == p) {
+            if el.ns_decls().any(|(q, _)| *q == p) {
                 continue;
             }
             if let Some(uri) = doc.lookup_namespace(parent, &p) {
@@ -379,7 +379,7 @@ fn serialize_edit(
 }
 
 fn misc(doc: &Document, n: NodeId, out: &mut String) {
-    match doc.node(n).map(|x| &x.kind) {
+    match doc.kind(n) {
         Some(NodeKind::Comment(c)) => {
             out.push_str("<!--");
             out.push_str(c);
@@ -417,7 +417,7 @@ fn element(
     let qname = e.qname();
     out.push('<');
     out.push_str(&qname);
-    for (p, uri) in &e.ns_decls {
+    for (p, uri) in e.ns_decls() {
         if p.is_empty() {
             out.push_str(" xmlns=\"");
         } else {
@@ -428,15 +428,15 @@ fn element(
         escape_attr(out, uri);
         out.push('"');
     }
-    for a in &e.attrs {
+    for a in e.attrs() {
         out.push(' ');
         if let Some(p) = &a.prefix {
             out.push_str(p);
             out.push(':');
         }
-        out.push_str(&a.local);
+        out.push_str(a.local);
         out.push_str("=\"");
-        escape_attr(out, &a.value);
+        escape_attr(out, a.value);
         out.push('"');
     }
     let here = insert.filter(|(parent, _, _)| *parent == id);
@@ -451,7 +451,7 @@ fn element(
         {
             out.push_str(markup);
         }
-        match doc.node(c).map(|n| &n.kind) {
+        match doc.kind(c) {
             Some(NodeKind::Element(_)) => element(doc, c, insert, replace, out),
             Some(NodeKind::Text(t)) => escape_text(out, t),
             Some(_) => misc(doc, c, out),

@@ -52,7 +52,7 @@ pub fn locate(doc: &Document) -> Result<Layout, SamlError> {
     if !root.is(NS_SAMLP, "Response") {
         return Err(SamlError::NotAResponse(format!(
             "{{{}}}{}",
-            root.ns.as_deref().unwrap_or(""),
+            root.ns.unwrap_or(""),
             root.local
         )));
     }

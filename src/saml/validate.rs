@@ -77,7 +77,9 @@ pub fn check_response(
                 trace.fail("response_issuer", e.to_string());
                 return Err(e);
             }
-            trace.pass("response_issuer", format!("'{found}' is the trusted IdP"));
+            trace.pass("response_issuer", || {
+                format!("'{found}' is the trusted IdP")
+            });
         }
         None => trace.pass("response_issuer", "absent (optional on the Response)"),
     }
@@ -90,7 +92,7 @@ pub fn check_response(
             trace.fail("destination", e.to_string());
             return Err(e);
         }
-        Some(d) => trace.pass("destination", format!("'{d}' is this ACS URL")),
+        Some(d) => trace.pass("destination", || format!("'{d}' is this ACS URL")),
         None => trace.pass("destination", "absent (optional)"),
     }
     let status = doc
@@ -204,14 +206,13 @@ fn conditions(
         trace.fail("not_before", e.to_string());
         return Err(e);
     }
-    trace.pass(
-        "not_before",
+    trace.pass("not_before", || {
         format!(
             "{} <= now {} + {skew_s} s",
             nb.map(fmt).unwrap_or("(none)".into()),
             fmt(x.now)
-        ),
-    );
+        )
+    });
     if let Some(noa) = noa
         && x.now - x.skew >= noa
     {
@@ -223,14 +224,13 @@ fn conditions(
         trace.fail("not_on_or_after", e.to_string());
         return Err(e);
     }
-    trace.pass(
-        "not_on_or_after",
+    trace.pass("not_on_or_after", || {
         format!(
             "now {} - {skew_s} s < {}",
             fmt(x.now),
             noa.map(fmt).unwrap_or("(none)".into())
-        ),
-    );
+        )
+    });
 
     let restrictions: Vec<NodeId> = cond
         .map(|c| {
@@ -257,10 +257,9 @@ fn conditions(
             return Err(e);
         }
     }
-    trace.pass(
-        "audience",
-        format!("'{}' is in every AudienceRestriction", x.sp_entity_id),
-    );
+    trace.pass("audience", || {
+        format!("'{}' is in every AudienceRestriction", x.sp_entity_id)
+    });
     Ok(noa)
 }
 
@@ -312,13 +311,12 @@ fn confirmation(
     for sc in bearers {
         match bearer_data(doc, sc, x) {
             Ok(ok) => {
-                trace.pass(
-                    "bearer_confirmation",
+                trace.pass("bearer_confirmation", || {
                     format!(
                         "Recipient is this ACS URL; NotOnOrAfter {} is after now - skew",
                         fmt(ok.1)
-                    ),
-                );
+                    )
+                });
                 return correlate(ok, response_irt, x, trace);
             }
             Err(e) => {

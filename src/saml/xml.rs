@@ -10,10 +10,15 @@
 //! namespace declarations per element, attribute values after XML attribute-value
 //! normalisation, text after line-end normalisation, comments and processing
 //! instructions.
+//!
+//! Layout (issue 9, ADR 0015): a document is one string buffer (the input, then the
+//! few strings that normalisation changed) and flat arrays of nodes, attributes,
+//! namespace declarations and child lists, each string a span of that buffer. Parsing
+//! allocates a handful of vectors per document instead of several strings per node;
+//! [`Element`], [`Attribute`] and [`NodeKind`] are borrowed views built on access.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -55,81 +60,181 @@ impl Default for Limits {
 /// Index of a node in a [`Document`].
 pub type NodeId = usize;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attribute {
+/// A byte range of the document's buffer. The empty span stands for "absent" where a
+/// string is optional (a prefix or a namespace URI is never empty when present).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    const NONE: Span = Span { start: 0, end: 0 };
+
+    fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// A range of one of the document's flat arrays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Range {
+    start: u32,
+    end: u32,
+}
+
+impl Range {
+    fn of<T>(self, v: &[T]) -> &[T] {
+        v.get(self.start as usize..self.end as usize).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ElementData {
+    prefix: Span,
+    local: Span,
+    ns: Span,
+    decls: Range,
+    attrs: Range,
+    children: Range,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AttrData {
+    prefix: Span,
+    local: Span,
+    ns: Span,
+    value: Span,
+}
+
+/// A namespace declaration: prefix (empty for the default namespace) and URI (empty
+/// un-declares the default namespace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DeclData {
+    prefix: Span,
+    uri: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeData {
+    Element(ElementData),
+    Text(Span),
+    Comment(Span),
+    Pi { target: Span, data: Span },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NodeRec {
+    parent: Option<u32>,
+    data: NodeData,
+}
+
+/// An element of a [`Document`] (a view: names and values borrow the document).
+#[derive(Clone, Copy)]
+pub struct Element<'d> {
+    /// Prefix as written (`None` for unprefixed elements).
+    pub prefix: Option<&'d str>,
+    pub local: &'d str,
+    /// Resolved namespace URI of the element (`None`: no namespace).
+    pub ns: Option<&'d str>,
+    /// Child nodes in document order.
+    pub children: &'d [NodeId],
+    doc: &'d Document,
+    decls: &'d [DeclData],
+    attrs: &'d [AttrData],
+}
+
+/// An attribute (namespace declarations are not attributes here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribute<'d> {
     /// Prefix as written (`None` for unprefixed attributes).
-    pub prefix: Option<String>,
-    pub local: String,
-    /// Resolved namespace URI (`None` for unprefixed attributes), shared with the
-    /// declaration it comes from.
-    pub ns: Option<Arc<str>>,
+    pub prefix: Option<&'d str>,
+    pub local: &'d str,
+    /// Resolved namespace URI (`None` for unprefixed attributes).
+    pub ns: Option<&'d str>,
     /// Value after attribute-value normalisation and reference resolution.
-    pub value: String,
+    pub value: &'d str,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Element {
-    pub prefix: Option<String>,
-    pub local: String,
-    /// Resolved namespace URI of the element (`None`: no namespace), shared with the
-    /// declaration it comes from.
-    pub ns: Option<Arc<str>>,
-    /// Namespace declarations on this element: (prefix, uri); prefix "" is the default
-    /// namespace, uri "" un-declares the default namespace.
-    pub ns_decls: Vec<(String, Arc<str>)>,
-    pub attrs: Vec<Attribute>,
-    pub children: Vec<NodeId>,
+impl std::fmt::Debug for Element<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Element")
+            .field("prefix", &self.prefix)
+            .field("local", &self.local)
+            .field("ns", &self.ns)
+            .field("ns_decls", &self.ns_decls().collect::<Vec<_>>())
+            .field("attrs", &self.attrs().collect::<Vec<_>>())
+            .field("children", &self.children)
+            .finish()
+    }
 }
 
-impl Element {
+impl<'d> Element<'d> {
     /// The qualified name as written.
     pub fn qname(&self) -> String {
-        match &self.prefix {
+        match self.prefix {
             Some(p) => format!("{p}:{}", self.local),
-            None => self.local.clone(),
+            None => self.local.to_string(),
         }
     }
 
     /// True when the element has this namespace URI and local name.
     pub fn is(&self, ns: &str, local: &str) -> bool {
-        self.local == local && self.ns.as_deref() == Some(ns)
+        self.local == local && self.ns == Some(ns)
+    }
+
+    /// The attributes in document order.
+    pub fn attrs(&self) -> impl ExactSizeIterator<Item = Attribute<'d>> + 'd {
+        let doc = self.doc;
+        self.attrs.iter().map(move |a| doc.attribute(a))
+    }
+
+    /// The namespace declarations written on this element: (prefix, uri); prefix ""
+    /// is the default namespace, uri "" un-declares it.
+    pub fn ns_decls(&self) -> impl ExactSizeIterator<Item = (&'d str, &'d str)> + 'd {
+        let doc = self.doc;
+        self.decls
+            .iter()
+            .map(move |d| (doc.str(d.prefix), doc.str(d.uri)))
     }
 
     /// Value of an unqualified attribute.
-    pub fn attr(&self, local: &str) -> Option<&str> {
+    pub fn attr(&self, local: &str) -> Option<&'d str> {
         self.attrs
             .iter()
-            .find(|a| a.ns.is_none() && a.local == local)
-            .map(|a| a.value.as_str())
+            .find(|a| a.ns.is_empty() && self.doc.str(a.local) == local)
+            .map(|a| self.doc.str(a.value))
     }
 
     /// Value of a namespace-qualified attribute.
-    pub fn attr_ns(&self, ns: &str, local: &str) -> Option<&str> {
+    pub fn attr_ns(&self, ns: &str, local: &str) -> Option<&'d str> {
         self.attrs
             .iter()
-            .find(|a| a.ns.as_deref() == Some(ns) && a.local == local)
-            .map(|a| a.value.as_str())
+            .find(|a| {
+                !a.ns.is_empty() && self.doc.str(a.local) == local && self.doc.str(a.ns) == ns
+            })
+            .map(|a| self.doc.str(a.value))
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeKind {
-    Element(Element),
-    Text(String),
-    Comment(String),
-    Pi { target: String, data: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    pub kind: NodeKind,
-    pub parent: Option<NodeId>,
+/// What a node is (a view).
+#[derive(Debug, Clone, Copy)]
+pub enum NodeKind<'d> {
+    Element(Element<'d>),
+    Text(&'d str),
+    Comment(&'d str),
+    Pi { target: &'d str, data: &'d str },
 }
 
 /// A parsed, well-formed, namespace-valid document.
 #[derive(Debug, Clone)]
 pub struct Document {
-    nodes: Vec<Node>,
+    /// The input text, then the strings that normalisation changed.
+    buf: Box<str>,
+    nodes: Vec<NodeRec>,
+    attrs: Vec<AttrData>,
+    decls: Vec<DeclData>,
+    children: Vec<NodeId>,
     root: NodeId,
     /// Comments and PIs before the document element.
     pub prolog: Vec<NodeId>,
@@ -138,30 +243,84 @@ pub struct Document {
 }
 
 impl Document {
-    pub fn root(&self) -> NodeId {
-        self.root
+    fn str(&self, s: Span) -> &str {
+        self.buf.get(s.start as usize..s.end as usize).unwrap_or("")
     }
 
-    pub fn node(&self, id: NodeId) -> Option<&Node> {
-        self.nodes.get(id)
+    fn opt(&self, s: Span) -> Option<&str> {
+        (!s.is_empty()).then(|| self.str(s))
     }
 
-    pub fn element(&self, id: NodeId) -> Option<&Element> {
-        match self.nodes.get(id).map(|n| &n.kind) {
-            Some(NodeKind::Element(e)) => Some(e),
+    fn attribute(&self, a: &AttrData) -> Attribute<'_> {
+        Attribute {
+            prefix: self.opt(a.prefix),
+            local: self.str(a.local),
+            ns: self.opt(a.ns),
+            value: self.str(a.value),
+        }
+    }
+
+    fn view(&self, e: &ElementData) -> Element<'_> {
+        Element {
+            prefix: self.opt(e.prefix),
+            local: self.str(e.local),
+            ns: self.opt(e.ns),
+            children: e.children.of(&self.children),
+            doc: self,
+            decls: e.decls.of(&self.decls),
+            attrs: e.attrs.of(&self.attrs),
+        }
+    }
+
+    fn data(&self, id: NodeId) -> Option<&ElementData> {
+        match self.nodes.get(id).map(|n| &n.data) {
+            Some(NodeData::Element(e)) => Some(e),
             _ => None,
         }
     }
 
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// What node `id` is, or `None` when there is no such node.
+    pub fn kind(&self, id: NodeId) -> Option<NodeKind<'_>> {
+        Some(match self.nodes.get(id)?.data {
+            NodeData::Element(ref e) => NodeKind::Element(self.view(e)),
+            NodeData::Text(s) => NodeKind::Text(self.str(s)),
+            NodeData::Comment(s) => NodeKind::Comment(self.str(s)),
+            NodeData::Pi { target, data } => NodeKind::Pi {
+                target: self.str(target),
+                data: self.str(data),
+            },
+        })
+    }
+
+    pub fn element(&self, id: NodeId) -> Option<Element<'_>> {
+        self.data(id).map(|e| self.view(e))
+    }
+
+    /// True when node `id` is an element.
+    pub fn is_element(&self, id: NodeId) -> bool {
+        self.data(id).is_some()
+    }
+
     pub fn parent(&self, id: NodeId) -> Option<NodeId> {
-        self.nodes.get(id).and_then(|n| n.parent)
+        self.nodes
+            .get(id)
+            .and_then(|n| n.parent)
+            .map(|p| p as NodeId)
+    }
+
+    fn children_of(&self, id: NodeId) -> &[NodeId] {
+        self.data(id)
+            .map(|e| e.children.of(&self.children))
+            .unwrap_or(&[])
     }
 
     /// The element children of an element, in document order.
-    pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = (NodeId, &Element)> + '_ {
-        self.element(id)
-            .map(|e| e.children.as_slice())
-            .unwrap_or(&[])
+    pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = (NodeId, Element<'_>)> + '_ {
+        self.children_of(id)
             .iter()
             .filter_map(move |&c| self.element(c).map(|e| (c, e)))
     }
@@ -172,14 +331,26 @@ impl Document {
         id: NodeId,
         ns: &'a str,
         local: &'a str,
-    ) -> impl Iterator<Item = (NodeId, &'a Element)> + 'a {
-        self.child_elements(id)
-            .filter(move |(_, e)| e.is(ns, local))
+    ) -> impl Iterator<Item = (NodeId, Element<'a>)> + 'a {
+        self.children_of(id).iter().filter_map(move |&c| {
+            let d = self.data(c)?;
+            (self.str(d.local) == local && self.str(d.ns) == ns && !d.ns.is_empty())
+                .then(|| (c, self.view(d)))
+        })
     }
 
     /// The first element child with the given name.
-    pub fn child_named(&self, id: NodeId, ns: &str, local: &str) -> Option<(NodeId, &Element)> {
-        self.child_elements(id).find(|(_, e)| e.is(ns, local))
+    pub fn child_named(&self, id: NodeId, ns: &str, local: &str) -> Option<(NodeId, Element<'_>)> {
+        self.children_of(id)
+            .iter()
+            .find(|&&c| self.is_named(c, ns, local))
+            .and_then(|&c| self.element(c).map(|e| (c, e)))
+    }
+
+    /// True when element `id` has this namespace URI and local name.
+    pub fn is_named(&self, id: NodeId, ns: &str, local: &str) -> bool {
+        self.data(id)
+            .is_some_and(|d| !d.ns.is_empty() && self.str(d.local) == local && self.str(d.ns) == ns)
     }
 
     /// Every element in the subtree rooted at `id` (including `id`), in document order.
@@ -187,9 +358,9 @@ impl Document {
         let mut out = Vec::new();
         let mut stack = vec![id];
         while let Some(n) = stack.pop() {
-            if let Some(e) = self.element(n) {
+            if let Some(e) = self.data(n) {
                 out.push(n);
-                stack.extend(e.children.iter().rev().copied());
+                stack.extend(e.children.of(&self.children).iter().rev().copied());
             }
         }
         out
@@ -202,9 +373,9 @@ impl Document {
             if Some(n) == skip {
                 continue;
             }
-            match self.nodes.get(n).map(|x| &x.kind) {
-                Some(NodeKind::Comment(_)) => return true,
-                Some(NodeKind::Element(e)) => stack.extend(e.children.iter().copied()),
+            match self.nodes.get(n).map(|x| &x.data) {
+                Some(NodeData::Comment(_)) => return true,
+                Some(NodeData::Element(e)) => stack.extend(e.children.of(&self.children)),
                 _ => {}
             }
         }
@@ -213,12 +384,20 @@ impl Document {
 
     /// The concatenated character data of an element's subtree.
     pub fn text_content(&self, id: NodeId) -> String {
+        // The usual case, one text child, without walking a stack.
+        if let [only] = self.children_of(id)
+            && let Some(NodeData::Text(s)) = self.nodes.get(*only).map(|n| &n.data)
+        {
+            return self.str(*s).to_string();
+        }
         let mut out = String::new();
         let mut stack = vec![id];
         while let Some(n) = stack.pop() {
-            match self.nodes.get(n).map(|x| &x.kind) {
-                Some(NodeKind::Text(t)) => out.push_str(t),
-                Some(NodeKind::Element(e)) => stack.extend(e.children.iter().rev().copied()),
+            match self.nodes.get(n).map(|x| &x.data) {
+                Some(NodeData::Text(t)) => out.push_str(self.str(*t)),
+                Some(NodeData::Element(e)) => {
+                    stack.extend(e.children.of(&self.children).iter().rev().copied())
+                }
                 _ => {}
             }
         }
@@ -233,10 +412,14 @@ impl Document {
         }
         let mut cur = Some(id);
         while let Some(n) = cur {
-            if let Some(e) = self.element(n)
-                && let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
+            if let Some(e) = self.data(n)
+                && let Some(d) = e
+                    .decls
+                    .of(&self.decls)
+                    .iter()
+                    .find(|d| self.str(d.prefix) == prefix)
             {
-                return if uri.is_empty() { None } else { Some(&**uri) };
+                return self.opt(d.uri);
             }
             cur = self.parent(n);
         }
@@ -245,19 +428,20 @@ impl Document {
 
     /// Every prefix with a namespace declaration in scope at `id` (innermost wins).
     pub fn in_scope_prefixes(&self, id: NodeId) -> Vec<String> {
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         let mut cur = Some(id);
         while let Some(n) = cur {
-            if let Some(e) = self.element(n) {
-                for (p, _) in &e.ns_decls {
-                    if !seen.contains(p) {
-                        seen.push(p.clone());
+            if let Some(e) = self.data(n) {
+                for d in e.decls.of(&self.decls) {
+                    let p = self.str(d.prefix);
+                    if !seen.contains(&p) {
+                        seen.push(p);
                     }
                 }
             }
             cur = self.parent(n);
         }
-        seen
+        seen.into_iter().map(str::to_string).collect()
     }
 }
 
@@ -278,53 +462,138 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document, SamlError> {
         SamlError::EncodingUnsupported(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
     })?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    Parser::new(limits).run(text)
+    // Spans are u32 offsets; the limits keep documents far below that, but a caller
+    // may raise them.
+    if text.len() > (u32::MAX / 4) as usize {
+        return Err(SamlError::InputTooLarge {
+            size: text.len(),
+            limit: (u32::MAX / 4) as usize,
+        });
+    }
+    Parser::new(limits, text).run()
 }
 
-struct Parser<'l> {
+/// An element being read: its node, where its children start on the child stack and
+/// where its namespace declarations start on the scope stack.
+struct Open {
+    id: NodeId,
+    child_mark: usize,
+    scope_mark: usize,
+}
+
+struct Parser<'l, 't> {
     limits: &'l Limits,
-    nodes: Vec<Node>,
-    stack: Vec<NodeId>,
+    text: &'t str,
+    /// Strings that are not slices of `text` (normalised values, joined text runs);
+    /// their spans start at `text.len()`.
+    extra: String,
+    nodes: Vec<NodeRec>,
+    attrs: Vec<AttrData>,
+    decls: Vec<DeclData>,
+    children: Vec<NodeId>,
+    /// Children of the open elements, innermost last (moved to `children` on close).
+    child_stack: Vec<NodeId>,
+    open: Vec<Open>,
+    /// Namespace declarations in scope, innermost last.
+    scope: Vec<DeclData>,
     root: Option<NodeId>,
     prolog: Vec<NodeId>,
     epilog: Vec<NodeId>,
-    ids: HashSet<String>,
-    pending_text: Option<String>,
+    ids: HashSet<Cow<'t, str>>,
+    pending_text: Option<Span>,
     seen_decl_position: bool,
-    /// The `xml` namespace URI, allocated once per document.
-    xml_ns: Arc<str>,
-    /// The attributes of the start tag being read (kept to reuse its allocation).
-    scratch_attrs: Vec<(Option<String>, String, String)>,
+    /// The span of the `xml` namespace URI (in `extra`).
+    xml_ns: Span,
+    /// The attributes of the start tag being read: (prefix, local, value).
+    scratch_attrs: Vec<(Span, Span, Span)>,
 }
 
 fn malformed(msg: impl Into<String>) -> SamlError {
     SamlError::XmlMalformed(msg.into())
 }
 
-impl<'l> Parser<'l> {
-    fn new(limits: &'l Limits) -> Self {
-        Parser {
+impl<'l, 't> Parser<'l, 't> {
+    fn new(limits: &'l Limits, text: &'t str) -> Self {
+        let mut p = Parser {
             limits,
+            text,
+            extra: String::new(),
             nodes: Vec::new(),
-            stack: Vec::new(),
+            attrs: Vec::new(),
+            decls: Vec::new(),
+            children: Vec::new(),
+            child_stack: Vec::new(),
+            open: Vec::new(),
+            scope: Vec::new(),
             root: None,
             prolog: Vec::new(),
             epilog: Vec::new(),
             ids: HashSet::new(),
             pending_text: None,
             seen_decl_position: false,
-            xml_ns: Arc::from(XML_NS),
+            xml_ns: Span::NONE,
             scratch_attrs: Vec::new(),
+        };
+        p.xml_ns = p.push_extra(XML_NS);
+        p
+    }
+
+    /// The string of a span made by this parser.
+    fn s(&self, span: Span) -> &str {
+        let (start, end) = (span.start as usize, span.end as usize);
+        let base = self.text.len();
+        if start >= base && !span.is_empty() {
+            self.extra.get(start - base..end - base).unwrap_or("")
+        } else {
+            self.text.get(start..end).unwrap_or("")
         }
     }
 
-    fn run(mut self, text: &str) -> Result<Document, SamlError> {
-        // Every node starts at a '<' (elements, comments, PIs) or right before one
-        // (text): reserve that many up front instead of growing the arena step by step.
-        let tags = text.bytes().filter(|&b| b == b'<').count();
-        // Capped, so that a hostile run of '<' cannot make it reserve much.
-        self.nodes
-            .reserve(tags.saturating_add(1).min(self.limits.max_nodes).min(8192));
+    /// The span of `s`, a slice of the input text; `None` when it is not one.
+    fn span_of(&self, s: &str) -> Option<Span> {
+        let start = (s.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        let end = start.checked_add(s.len())?;
+        (end <= self.text.len()).then_some(Span {
+            start: start as u32,
+            end: end as u32,
+        })
+    }
+
+    /// Append `s` to the extra buffer and return its span.
+    fn push_extra(&mut self, s: &str) -> Span {
+        let base = self.text.len();
+        let start = base + self.extra.len();
+        self.extra.push_str(s);
+        Span {
+            start: start as u32,
+            end: (start + s.len()) as u32,
+        }
+    }
+
+    /// The span of a string that is either a slice of the input (kept) or not (copied).
+    fn intern(&mut self, s: &str) -> Span {
+        match self.span_of(s) {
+            Some(span) if !s.is_empty() => span,
+            _ => self.push_extra(s),
+        }
+    }
+
+    fn intern_cow(&mut self, s: Cow<'_, str>) -> Span {
+        match s {
+            Cow::Borrowed(b) => self.intern(b),
+            Cow::Owned(o) => self.push_extra(&o),
+        }
+    }
+
+    fn run(mut self) -> Result<Document, SamlError> {
+        let text = self.text;
+        // Reserve the arena from the size (an Okta response has about one node per 40
+        // bytes) instead of growing it step by step; capped, so that a large input
+        // cannot make it reserve much.
+        let reserve = (text.len() / 40 + 16).min(self.limits.max_nodes).min(8192);
+        self.nodes.reserve(reserve);
+        self.children.reserve(reserve);
+        self.attrs.reserve(reserve);
         let mut reader = Reader::from_str(text);
         {
             let cfg = reader.config_mut();
@@ -367,15 +636,15 @@ impl<'l> Parser<'l> {
                 Event::DocType(_) => return Err(SamlError::DtdForbidden),
                 Event::Start(e) => {
                     self.flush_text()?;
-                    self.open(text, &e, false)?;
+                    self.open(&e, false)?;
                 }
                 Event::Empty(e) => {
                     self.flush_text()?;
-                    self.open(text, &e, true)?;
+                    self.open(&e, true)?;
                 }
                 Event::End(_) => {
                     self.flush_text()?;
-                    self.stack.pop();
+                    self.close();
                 }
                 Event::Text(t) => {
                     let raw = text_of(text, &t).map_err(|_| malformed("invalid UTF-8 text"))?;
@@ -391,7 +660,8 @@ impl<'l> Parser<'l> {
                         std::str::from_utf8(&r).map_err(|_| malformed("invalid reference"))?;
                     let c = resolve_reference(name)?;
                     let mut buf = [0u8; 4];
-                    self.push_text(Cow::Borrowed(c.encode_utf8(&mut buf)))?;
+                    let s: &str = c.encode_utf8(&mut buf);
+                    self.push_text(Cow::Borrowed(s))?;
                 }
                 Event::CData(t) => {
                     let raw = text_of(text, &t).map_err(|_| malformed("invalid UTF-8 in CDATA"))?;
@@ -405,87 +675,133 @@ impl<'l> Parser<'l> {
                         text_of(text, &t).map_err(|_| malformed("invalid UTF-8 in comment"))?;
                     let normalised = normalise_eol(raw);
                     check_chars(&normalised)?;
-                    self.add_misc(NodeKind::Comment(normalised.into_owned()))?;
+                    let span = self.intern_cow(normalised);
+                    self.add_misc(NodeData::Comment(span))?;
                 }
                 Event::PI(p) => {
                     self.flush_text()?;
-                    let target = std::str::from_utf8(p.target())
-                        .map_err(|_| malformed("invalid PI target"))?;
+                    let target =
+                        text_of(text, p.target()).map_err(|_| malformed("invalid PI target"))?;
                     if target.eq_ignore_ascii_case("xml") {
                         return Err(malformed("XML declaration not at the start"));
                     }
                     check_pi_target(target)?;
-                    let data =
-                        std::str::from_utf8(p.content()).map_err(|_| malformed("invalid PI"))?;
+                    let data = text_of(text, p.content()).map_err(|_| malformed("invalid PI"))?;
                     let data = normalise_eol(data.trim_start_matches([' ', '\t', '\r', '\n']));
                     check_chars(&data)?;
-                    self.add_misc(NodeKind::Pi {
-                        target: target.to_string(),
-                        data: data.into_owned(),
-                    })?;
+                    let target = self.intern(target);
+                    let data = self.intern_cow(data);
+                    self.add_misc(NodeData::Pi { target, data })?;
                 }
                 Event::Eof => break,
             }
         }
-        if !self.stack.is_empty() {
+        if !self.open.is_empty() {
             return Err(malformed("unclosed element at end of input"));
         }
         let root = self.root.ok_or_else(|| malformed("no document element"))?;
+        let mut buf = String::with_capacity(text.len() + self.extra.len());
+        buf.push_str(text);
+        buf.push_str(&self.extra);
         Ok(Document {
+            buf: buf.into_boxed_str(),
             nodes: self.nodes,
+            attrs: self.attrs,
+            decls: self.decls,
+            children: self.children,
             root,
             prolog: self.prolog,
             epilog: self.epilog,
         })
     }
 
-    fn push_node(&mut self, node: Node) -> Result<NodeId, SamlError> {
+    fn push_node(&mut self, data: NodeData) -> Result<NodeId, SamlError> {
         if self.nodes.len() >= self.limits.max_nodes {
             return Err(SamlError::TooManyNodes(self.limits.max_nodes));
         }
-        self.nodes.push(node);
+        let parent = self.open.last().map(|o| o.id);
+        self.nodes.push(NodeRec {
+            parent: parent.map(|p| p as u32),
+            data,
+        });
         let id = self.nodes.len() - 1;
-        if let Some(parent) = id_parent(&self.nodes, id)
-            && let Some(Node {
-                kind: NodeKind::Element(e),
-                ..
-            }) = self.nodes.get_mut(parent)
-        {
-            e.children.push(id);
+        if parent.is_some() {
+            self.child_stack.push(id);
         }
         Ok(id)
     }
 
+    /// Close the innermost open element: its children move to the flat child list.
+    fn close(&mut self) {
+        let Some(open) = self.open.pop() else {
+            return;
+        };
+        let start = self.children.len();
+        self.children
+            .extend_from_slice(self.child_stack.get(open.child_mark..).unwrap_or(&[]));
+        self.child_stack.truncate(open.child_mark);
+        self.scope.truncate(open.scope_mark);
+        let range = Range {
+            start: start as u32,
+            end: self.children.len() as u32,
+        };
+        if let Some(NodeRec {
+            data: NodeData::Element(e),
+            ..
+        }) = self.nodes.get_mut(open.id)
+        {
+            e.children = range;
+        }
+    }
+
     fn push_text(&mut self, s: Cow<'_, str>) -> Result<(), SamlError> {
-        if self.stack.is_empty() {
+        if self.open.is_empty() {
             if s.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
                 return Ok(());
             }
             return Err(malformed("character data outside the document element"));
         }
-        match &mut self.pending_text {
-            Some(t) => t.push_str(&s),
-            None => self.pending_text = Some(s.into_owned()),
+        if s.is_empty() {
+            return Ok(());
+        }
+        match self.pending_text {
+            None => {
+                let span = self.intern_cow(s);
+                self.pending_text = Some(span);
+            }
+            Some(p) => {
+                // A run in several pieces (references, CDATA): joined in the extra
+                // buffer, where nothing else is written while text is pending.
+                let text = self.text;
+                let joined_start = if p.start as usize >= text.len() {
+                    p.start
+                } else {
+                    let first = text.get(p.start as usize..p.end as usize).unwrap_or("");
+                    self.push_extra(first).start
+                };
+                let piece = self.push_extra(&s);
+                self.pending_text = Some(Span {
+                    start: joined_start,
+                    end: piece.end,
+                });
+            }
         }
         Ok(())
     }
 
     fn flush_text(&mut self) -> Result<(), SamlError> {
         if let Some(t) = self.pending_text.take()
-            && let Some(&parent) = self.stack.last()
+            && !self.open.is_empty()
         {
-            self.push_node(Node {
-                kind: NodeKind::Text(t),
-                parent: Some(parent),
-            })?;
+            self.push_node(NodeData::Text(t))?;
         }
         Ok(())
     }
 
-    fn add_misc(&mut self, kind: NodeKind) -> Result<(), SamlError> {
-        let parent = self.stack.last().copied();
-        let id = self.push_node(Node { kind, parent })?;
-        if parent.is_none() {
+    fn add_misc(&mut self, data: NodeData) -> Result<(), SamlError> {
+        let top = self.open.is_empty();
+        let id = self.push_node(data)?;
+        if top {
             if self.root.is_none() {
                 self.prolog.push(id);
             } else {
@@ -495,52 +811,67 @@ impl<'l> Parser<'l> {
         Ok(())
     }
 
-    fn lookup(&self, prefix: &str, own: &[(String, Arc<str>)]) -> Option<Arc<str>> {
+    /// The URI span bound to `prefix` ("" = default); `Span::NONE` when unbound or
+    /// un-declared.
+    fn lookup(&self, prefix: &str) -> Option<Span> {
         if prefix == "xml" {
-            return Some(Arc::clone(&self.xml_ns));
+            return Some(self.xml_ns);
         }
-        if let Some((_, uri)) = own.iter().find(|(p, _)| p == prefix) {
-            return if uri.is_empty() {
-                None
-            } else {
-                Some(Arc::clone(uri))
-            };
-        }
-        for &n in self.stack.iter().rev() {
-            if let Some(Node {
-                kind: NodeKind::Element(e),
-                ..
-            }) = self.nodes.get(n)
-                && let Some((_, uri)) = e.ns_decls.iter().find(|(p, _)| p == prefix)
-            {
-                return if uri.is_empty() {
-                    None
-                } else {
-                    Some(Arc::clone(uri))
-                };
-            }
-        }
-        None
+        self.scope
+            .iter()
+            .rev()
+            .find(|d| self.s(d.prefix) == prefix)
+            .map(|d| d.uri)
+            .filter(|u| !u.is_empty())
     }
 
-    fn open(&mut self, input: &str, start: &BytesStart<'_>, empty: bool) -> Result<(), SamlError> {
-        if self.stack.is_empty() && self.root.is_some() {
+    /// Refuse a second declaration of `prefix` on the element whose declarations start
+    /// at `from`.
+    fn check_new_decl(&self, from: usize, prefix: &str) -> Result<(), SamlError> {
+        let dup = self
+            .decls
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .any(|d| self.s(d.prefix) == prefix);
+        if dup {
+            let name = if prefix.is_empty() {
+                "xmlns".to_string()
+            } else {
+                format!("xmlns:{prefix}")
+            };
+            return Err(malformed(format!("attribute '{name}' appears twice")));
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<(), SamlError> {
+        let input = self.text;
+        if self.open.is_empty() && self.root.is_some() {
             return Err(malformed("more than one document element"));
         }
-        if self.stack.len() >= self.limits.max_depth {
+        if self.open.len() >= self.limits.max_depth {
             return Err(SamlError::DepthExceeded(self.limits.max_depth));
         }
         let qname = text_of(input, start.name().into_inner())
             .map_err(|_| malformed("invalid element name"))?;
         let (prefix, local) = split_qname(qname)?;
+        let (prefix, local) = (
+            prefix.map(|p| self.intern(p)).unwrap_or(Span::NONE),
+            self.intern(local),
+        );
         check_attribute_separation(start.attributes_raw())?;
 
-        let mut ns_decls: Vec<(String, Arc<str>)> = Vec::new();
+        let scope_mark = self.scope.len();
+        let decls_start = self.decls.len();
         let mut raw_attrs = std::mem::take(&mut self.scratch_attrs);
         raw_attrs.clear();
         let mut count = 0usize;
+        // quick-xml's duplicate check is off: duplicates are refused below, by
+        // expanded name for attributes and by prefix for declarations.
         let mut attributes = start.attributes();
-        attributes.with_checks(true);
+        attributes.with_checks(false);
+        let mut xml_decl_seen = false;
         for attr in attributes {
             let attr = attr.map_err(|e| malformed(format!("attribute: {e}")))?;
             count += 1;
@@ -553,14 +884,21 @@ impl<'l> Parser<'l> {
                 text_of(input, &attr.value).map_err(|_| malformed("invalid attribute value"))?;
             let value = normalise_attribute(raw)?;
             let (ap, al) = split_qname(key)?;
-            match (ap.as_deref(), al.as_str()) {
+            match (ap, al) {
                 (None, "xmlns") => {
                     if value == XML_NS || value == XMLNS_NS {
                         return Err(SamlError::NamespaceInvalid(format!(
                             "default namespace may not be {value}"
                         )));
                     }
-                    ns_decls.push((String::new(), Arc::from(value)));
+                    let uri = self.intern_cow(value);
+                    self.check_new_decl(decls_start, "")?;
+                    let d = DeclData {
+                        prefix: Span::NONE,
+                        uri,
+                    };
+                    self.decls.push(d);
+                    self.scope.push(d);
                 }
                 (Some("xmlns"), p) => {
                     if p == "xmlns" {
@@ -569,6 +907,9 @@ impl<'l> Parser<'l> {
                         ));
                     }
                     if p == "xml" {
+                        if std::mem::replace(&mut xml_decl_seen, true) {
+                            return Err(malformed("attribute 'xmlns:xml' appears twice"));
+                        }
                         if value != XML_NS {
                             return Err(SamlError::NamespaceInvalid(
                                 "the xml prefix is fixed".into(),
@@ -586,66 +927,103 @@ impl<'l> Parser<'l> {
                             "prefix '{p}' bound to a reserved URI"
                         )));
                     }
-                    ns_decls.push((p.to_string(), Arc::from(value)));
+                    self.check_new_decl(decls_start, p)?;
+                    let d = DeclData {
+                        prefix: self.intern(p),
+                        uri: self.intern_cow(value),
+                    };
+                    self.decls.push(d);
+                    self.scope.push(d);
                 }
-                _ => raw_attrs.push((ap, al, value)),
+                (ap, al) => {
+                    let ap = ap.map(|p| self.intern(p)).unwrap_or(Span::NONE);
+                    let al = self.intern(al);
+                    let value = self.intern_cow(value);
+                    raw_attrs.push((ap, al, value));
+                }
             }
         }
 
-        let ns =
-            match &prefix {
-                Some(p) => Some(self.lookup(p, &ns_decls).ok_or_else(|| {
-                    SamlError::NamespaceInvalid(format!("undeclared prefix '{p}'"))
-                })?),
-                None => self.lookup("", &ns_decls),
+        let ns = if prefix.is_empty() {
+            self.lookup("").unwrap_or(Span::NONE)
+        } else {
+            self.lookup(self.s(prefix)).ok_or_else(|| {
+                SamlError::NamespaceInvalid(format!("undeclared prefix '{}'", self.s(prefix)))
+            })?
+        };
+        let attrs_start = self.attrs.len();
+        for &(ap, al, value) in &raw_attrs {
+            let ans = if ap.is_empty() {
+                Span::NONE
+            } else {
+                self.lookup(self.s(ap)).ok_or_else(|| {
+                    SamlError::NamespaceInvalid(format!("undeclared prefix '{}'", self.s(ap)))
+                })?
             };
-        let mut attrs = Vec::with_capacity(raw_attrs.len());
-        for (ap, al, value) in raw_attrs.drain(..) {
-            let ans = match &ap {
-                Some(p) => Some(self.lookup(p, &ns_decls).ok_or_else(|| {
-                    SamlError::NamespaceInvalid(format!("undeclared prefix '{p}'"))
-                })?),
-                None => None,
-            };
-            if attrs
+            let local = self.s(al);
+            let ns_str = self.s(ans);
+            if self
+                .attrs
+                .get(attrs_start..)
+                .unwrap_or(&[])
                 .iter()
-                .any(|a: &Attribute| a.local == al && a.ns == ans)
+                .any(|a| self.s(a.local) == local && self.s(a.ns) == ns_str)
             {
                 return Err(SamlError::NamespaceInvalid(format!(
-                    "attribute '{al}' appears twice"
+                    "attribute '{local}' appears twice"
                 )));
             }
-            let is_id = (ans.is_none() && (al == "ID" || al == "Id"))
-                || (ans.as_deref() == Some(XML_NS) && al == "id");
-            if is_id && !self.ids.insert(value.clone()) {
-                return Err(SamlError::DuplicateId(value));
+            let is_id = (ans.is_empty() && (local == "ID" || local == "Id"))
+                || (ns_str == XML_NS && local == "id");
+            if is_id {
+                let key: Cow<'t, str> = if (value.end as usize) <= input.len() {
+                    Cow::Borrowed(
+                        input
+                            .get(value.start as usize..value.end as usize)
+                            .unwrap_or(""),
+                    )
+                } else {
+                    Cow::Owned(self.s(value).to_string())
+                };
+                if !self.ids.insert(key) {
+                    return Err(SamlError::DuplicateId(self.s(value).to_string()));
+                }
             }
-            attrs.push(Attribute {
+            self.attrs.push(AttrData {
                 prefix: ap,
                 local: al,
                 ns: ans,
                 value,
             });
         }
-
         self.scratch_attrs = raw_attrs;
-        let parent = self.stack.last().copied();
-        let id = self.push_node(Node {
-            kind: NodeKind::Element(Element {
-                prefix,
-                local,
-                ns,
-                ns_decls,
-                attrs,
-                children: Vec::new(),
-            }),
-            parent,
-        })?;
-        if parent.is_none() {
+
+        let is_root = self.open.is_empty();
+        let id = self.push_node(NodeData::Element(ElementData {
+            prefix,
+            local,
+            ns,
+            decls: Range {
+                start: decls_start as u32,
+                end: self.decls.len() as u32,
+            },
+            attrs: Range {
+                start: attrs_start as u32,
+                end: self.attrs.len() as u32,
+            },
+            children: Range::default(),
+        }))?;
+        if is_root {
             self.root = Some(id);
         }
-        if !empty {
-            self.stack.push(id);
+        if empty {
+            self.scope.truncate(scope_mark);
+        } else {
+            self.open.push(Open {
+                id,
+                child_mark: self.child_stack.len(),
+                scope_mark,
+            });
         }
         Ok(())
     }
@@ -661,10 +1039,6 @@ fn text_of<'a>(input: &'a str, bytes: &'a [u8]) -> Result<&'a str, std::str::Utf
         Some(s) if s.as_ptr() == bytes.as_ptr() => Ok(s),
         _ => std::str::from_utf8(bytes),
     }
-}
-
-fn id_parent(nodes: &[Node], id: NodeId) -> Option<NodeId> {
-    nodes.get(id).and_then(|n| n.parent)
 }
 
 #[cfg(test)]

@@ -22,12 +22,34 @@ fn is_name_char(c: char) -> bool {
         || c.is_numeric()
 }
 
+/// ASCII bytes allowed in an NCName: 1 = anywhere, 2 = not first.
+#[allow(clippy::indexing_slicing)] // i < 128 = the table's length
+const ASCII_NAME: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_alphabetic() || b == b'_' {
+            1
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            2
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+fn ascii_class(b: u8) -> u8 {
+    ASCII_NAME.get(b as usize).copied().unwrap_or(0)
+}
+
 fn check_ncname(s: &str) -> Result<(), SamlError> {
     // Fast path: ASCII names.
     if let Some(&first) = s.as_bytes().first()
-        && (first.is_ascii_alphabetic() || first == b'_')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && ascii_class(first) == 1
+        && s.bytes().all(|b| ascii_class(b) != 0)
     {
         return Ok(());
     }
@@ -122,38 +144,38 @@ pub(super) fn check_xml_decl(raw: &str) -> Result<(), SamlError> {
 /// XML 1.0 [40]/[44]: in a start tag every attribute is preceded by whitespace.
 /// quick-xml accepts `a="1"b="2"`; this refuses it. `raw` is the tag after its name.
 pub(super) fn check_attribute_separation(raw: &[u8]) -> Result<(), SamlError> {
-    let mut quote: Option<u8> = None;
-    let mut just_closed = false;
-    for &b in raw {
-        if std::mem::take(&mut just_closed) && !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'/') {
+    let mut rest = raw;
+    while let Some(open) = memchr::memchr2(b'"', b'\'', rest) {
+        let quote = rest.get(open).copied().unwrap_or(b'"');
+        let value = rest.get(open + 1..).unwrap_or(&[]);
+        let Some(close) = memchr::memchr(quote, value) else {
+            return Ok(());
+        };
+        rest = value.get(close + 1..).unwrap_or(&[]);
+        if let Some(&next) = rest.first()
+            && !matches!(next, b' ' | b'\t' | b'\r' | b'\n' | b'/')
+        {
             return Err(malformed("attributes must be separated by whitespace"));
-        }
-        match quote {
-            Some(q) if b == q => {
-                quote = None;
-                just_closed = true;
-            }
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None => {}
         }
     }
     Ok(())
 }
 
 /// Split `p:local` into its parts, checking both are NCNames.
-pub(super) fn split_qname(q: &str) -> Result<(Option<String>, String), SamlError> {
-    match q.split_once(':') {
+pub(super) fn split_qname(q: &str) -> Result<(Option<&str>, &str), SamlError> {
+    // A byte search: names are short, and ':' is ASCII (a character boundary).
+    let colon = q.bytes().position(|b| b == b':');
+    match colon.and_then(|i| Some((q.get(..i)?, q.get(i + 1..)?))) {
         Some((p, l)) => {
             check_ncname(p)?;
             check_ncname(l).map_err(|_| {
                 SamlError::NamespaceInvalid(format!("invalid qualified name '{q}'"))
             })?;
-            Ok((Some(p.to_string()), l.to_string()))
+            Ok((Some(p), l))
         }
         None => {
             check_ncname(q)?;
-            Ok((None, q.to_string()))
+            Ok((None, q))
         }
     }
 }
@@ -171,10 +193,11 @@ fn is_xml_char(c: char) -> bool {
 }
 
 pub(super) fn check_chars(s: &str) -> Result<(), SamlError> {
-    // Fast path: printable ASCII and the three allowed controls.
-    if s.bytes()
-        .all(|b| (0x20..0x7F).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
-    {
+    // Fast path: printable ASCII and the three allowed controls (counted rather than
+    // short-circuited, so that the loop vectorises).
+    if s.bytes().fold(true, |ok, b| {
+        ok & ((0x20..0x7F).contains(&b) | (b == b'\t') | (b == b'\n') | (b == b'\r'))
+    }) {
         return Ok(());
     }
     match s.chars().find(|&c| !is_xml_char(c)) {
@@ -225,14 +248,14 @@ pub(super) fn resolve_reference(name: &str) -> Result<char, SamlError> {
 /// XML 1.0 §3.3.3 attribute-value normalisation for CDATA attributes (all attributes
 /// are CDATA without a DTD): line ends normalised, literal whitespace to spaces,
 /// then references resolved (a character reference keeps its character).
-pub(super) fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
+pub(super) fn normalise_attribute(raw: &str) -> Result<Cow<'_, str>, SamlError> {
     // One pass for the usual value: printable ASCII without '<' or a reference (the
-    // checks below would all pass and leave it unchanged).
-    if raw
-        .bytes()
-        .all(|b| (0x20..0x7F).contains(&b) && b != b'<' && b != b'&')
-    {
-        return Ok(raw.to_string());
+    // checks below would all pass and leave it unchanged). Counted rather than
+    // short-circuited, so that the loop vectorises.
+    if raw.bytes().fold(true, |ok, b| {
+        ok & ((0x20..0x7F).contains(&b) & (b != b'<') & (b != b'&'))
+    }) {
+        return Ok(Cow::Borrowed(raw));
     }
     if raw.contains('<') {
         return Err(malformed("'<' in attribute value"));
@@ -242,7 +265,7 @@ pub(super) fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
         .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
     {
         check_chars(raw)?;
-        return Ok(raw.to_string());
+        return Ok(Cow::Borrowed(raw));
     }
     let eol = normalise_eol(raw);
     let mut out = String::with_capacity(eol.len());
@@ -260,7 +283,7 @@ pub(super) fn normalise_attribute(raw: &str) -> Result<String, SamlError> {
     }
     push_ws_normalised(&mut out, rest);
     check_chars(&out)?;
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 fn push_ws_normalised(out: &mut String, s: &str) {

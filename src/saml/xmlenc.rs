@@ -415,8 +415,8 @@ fn element_children(doc: &Document, id: NodeId, what: &str) -> Result<Vec<NodeId
         .element(id)
         .ok_or_else(|| unsupported(format!("{what} is not an element")))?;
     let mut out = Vec::new();
-    for &c in &e.children {
-        match doc.node(c).map(|n| &n.kind) {
+    for &c in e.children {
+        match doc.kind(c) {
             Some(NodeKind::Element(_)) => out.push(c),
             Some(NodeKind::Text(t)) if t.trim().is_empty() => {}
             _ => return Err(unsupported(format!("unexpected content in {what}"))),
@@ -444,7 +444,7 @@ fn base64_content(doc: &Document, id: NodeId, what: &str) -> Result<Vec<u8>, Sam
     let only_text = doc.element(id).is_some_and(|e| {
         e.children
             .iter()
-            .all(|&c| matches!(doc.node(c).map(|n| &n.kind), Some(NodeKind::Text(_))))
+            .all(|&c| matches!(doc.kind(c), Some(NodeKind::Text(_))))
     });
     if !only_text {
         return Err(unsupported(format!("{what} must hold only base64 text")));
@@ -977,8 +977,8 @@ pub fn parse_decrypted(
         .element(root)
         .ok_or_else(|| SamlError::XmlMalformed("decrypted content".into()))?;
     let mut elements = Vec::new();
-    for &c in &root_el.children {
-        match doc.node(c).map(|n| &n.kind) {
+    for &c in root_el.children {
+        match doc.kind(c) {
             Some(NodeKind::Element(_)) => elements.push(c),
             Some(NodeKind::Text(t)) if t.trim().is_empty() => {}
             _ => {
