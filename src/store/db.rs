@@ -12,6 +12,7 @@
 //! Portable SQL only: `$N` placeholders, `TRUE`/`FALSE`, `ON CONFLICT`, `RETURNING`; flags
 //! are read with [`flag`] (SQLite gives integers, PostgreSQL booleans).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ use sqlx::{AnyPool, Row};
 
 use super::audit::{self, Actor, Change};
 use super::licenses::{LicenseError, assign_in_tx};
+use super::scim_cursors::ScimCursors;
 use crate::directory::{FederationSource, LoginMode, SsoRollout, Tenant, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +147,8 @@ impl Dialect {
 pub struct Db {
     pool: AnyPool,
     dialect: Dialect,
+    /// Page ends of SCIM lists, shared by the clones of this `Db` (`Db::scim_list`).
+    pub(super) scim_cursors: Arc<ScimCursors>,
 }
 
 /// The advisory-lock namespace of write transactions on PostgreSQL ("SG" << 32).
@@ -241,7 +245,11 @@ impl Db {
                     .await?
             }
         };
-        let db = Db { pool, dialect };
+        let db = Db {
+            pool,
+            dialect,
+            scim_cursors: Arc::default(),
+        };
         db.migrate().await?;
         Ok(db)
     }

@@ -8,6 +8,7 @@ mod console;
 mod db;
 mod licenses;
 mod scim;
+mod scim_cursors;
 mod sp_keys;
 mod stats;
 mod users;

@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 
 use super::audit::{self, Actor, Change};
 use super::db::{Db, StoreError, flag};
+use super::scim_cursors::Cursor;
 
 /// A value bound into a dynamic WHERE clause (from the SCIM filter translation).
 #[derive(Debug, Clone, PartialEq)]
@@ -88,10 +89,34 @@ fn bind_all<'q>(
 }
 
 /// Which table a resource lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     User,
     Group,
+}
+
+/// Select-list items `list_total` and `list_changes`: the `scim_counts` of `kind` for the
+/// tenant `$1` (0 and 0 before its first resource).
+fn snapshot_columns(kind: Kind) -> String {
+    let t = kind.table();
+    format!(
+        ", COALESCE((SELECT n FROM scim_counts WHERE tenant_id = $1 AND kind = '{t}'), 0) AS list_total, \
+         COALESCE((SELECT changes FROM scim_counts WHERE tenant_id = $1 AND kind = '{t}'), 0) AS list_changes"
+    )
+}
+
+/// `SELECT ... WHERE id IN (the page's ids by OFFSET) ORDER BY order_by`: the OFFSET
+/// walks the ids only (an index, not the rows with their JSON), and only `LIMIT` rows are
+/// read. `extra` is appended to the select list, `cond` to the WHERE clause; `$1` is the
+/// tenant, `$limit_at` and `$(limit_at + 1)` are LIMIT and OFFSET.
+fn offset_page_sql(t: &str, extra: &str, cond: &str, order_by: &str, limit_at: usize) -> String {
+    format!(
+        "SELECT id, scim_id, resource, version, created_at, updated_at{extra} FROM {t}
+         WHERE id IN (SELECT id FROM {t} WHERE tenant_id = $1 AND scim_id IS NOT NULL{cond}
+                      ORDER BY {order_by} LIMIT ${limit_at} OFFSET ${})
+         ORDER BY {order_by}",
+        limit_at + 1
+    )
 }
 
 impl Kind {
@@ -228,11 +253,23 @@ impl Db {
     /// tenant).
     pub const SCIM_LIST_FIRST_PLACEHOLDER: usize = 2;
 
+    /// The `order_by` of [`Db::scim_list`] for the default order (creation order, the
+    /// primary key). Unfiltered lists in this order continue an import from the last `id`
+    /// of the previous page when that is exact (see `store::scim_cursors`).
+    pub const SCIM_DEFAULT_ORDER: &'static str = "id";
+
     #[allow(clippy::too_many_arguments)]
     /// A page of resources matching `where_sql` (already translated from a SCIM filter)
     /// and the total number of matches. `where_sql` uses the placeholders
     /// `$2` ([`Db::SCIM_LIST_FIRST_PLACEHOLDER`]) … `$(1 + binds.len())`, bound from
-    /// `binds` in order; `order_by` uses none.
+    /// `binds` in order; `order_by` uses none and ends with `id` (a total order).
+    ///
+    /// The page is `ORDER BY order_by LIMIT limit OFFSET offset`, always: the `OFFSET` is
+    /// taken over ids only (`users_scim_page`, an index-only scan in the default order)
+    /// and only the page's rows are read. Without a filter, the total comes from
+    /// `scim_counts` (kept by triggers) instead of `count(*)`, and a page that starts where
+    /// a page served earlier ended, with the list unchanged since, is read as
+    /// `id > last ORDER BY id LIMIT limit`: the same rows, without the `OFFSET`.
     pub async fn scim_list(
         &self,
         kind: Kind,
@@ -243,7 +280,12 @@ impl Db {
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<ResourceRow>), StoreError> {
-        let cond = where_sql.map(|w| format!(" AND ({w})")).unwrap_or_default();
+        let Some(w) = where_sql else {
+            return self
+                .scim_list_all(kind, tenant_id, order_by, offset, limit)
+                .await;
+        };
+        let cond = format!(" AND ({w})");
         let t = kind.table();
         let count_sql = format!(
             "SELECT count(*) AS n FROM {t} WHERE tenant_id = $1 AND scim_id IS NOT NULL{cond}"
@@ -254,11 +296,7 @@ impl Db {
             .await?
             .try_get("n")?;
         let limit_at = Self::SCIM_LIST_FIRST_PLACEHOLDER + binds.len();
-        let page_sql = format!(
-            "SELECT id, scim_id, resource, version, created_at, updated_at FROM {t}
-             WHERE tenant_id = $1 AND scim_id IS NOT NULL{cond} ORDER BY {order_by} LIMIT ${limit_at} OFFSET ${}",
-            limit_at + 1
-        );
+        let page_sql = offset_page_sql(t, "", &cond, order_by, limit_at);
         let q = sqlx::query(sqlx::AssertSqlSafe(page_sql)).bind(tenant_id);
         let rows = bind_all(q, binds)
             .bind(limit)
@@ -269,6 +307,117 @@ impl Db {
             .iter()
             .map(row_to_resource)
             .collect::<Result<Vec<_>, _>>()?;
+        Ok((total, items))
+    }
+
+    /// [`Db::scim_list`] without a filter.
+    async fn scim_list_all(
+        &self,
+        kind: Kind,
+        tenant_id: i64,
+        order_by: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<ResourceRow>), StoreError> {
+        let t = kind.table();
+        // The total and the change counter, read in the page's own snapshot.
+        let snapshot = snapshot_columns(kind);
+        let default_order = order_by == Self::SCIM_DEFAULT_ORDER;
+        let cursor = if default_order && offset > 0 && limit > 0 {
+            self.scim_cursors.get(tenant_id, kind, offset)
+        } else {
+            None
+        };
+        if let Some(c) = cursor {
+            let sql = format!(
+                "SELECT id, scim_id, resource, version, created_at, updated_at{snapshot} FROM {t}
+                 WHERE tenant_id = $1 AND scim_id IS NOT NULL AND id > $2 ORDER BY id LIMIT $3"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .bind(c.last_id)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+            let (total, changes) = self.list_snapshot(kind, tenant_id, &rows).await?;
+            // Unchanged since the cursor's page: `id > last` is exactly the OFFSET page.
+            // Otherwise (a resource added or removed meanwhile) read it by OFFSET below.
+            if changes == c.changes {
+                #[cfg(test)]
+                self.scim_cursors
+                    .served
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return self.served_page(kind, tenant_id, offset, &rows, total, changes);
+            }
+        }
+        let sql = offset_page_sql(t, &snapshot, "", order_by, 2);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        let (total, changes) = self.list_snapshot(kind, tenant_id, &rows).await?;
+        if default_order {
+            self.served_page(kind, tenant_id, offset, &rows, total, changes)
+        } else {
+            let items = rows
+                .iter()
+                .map(row_to_resource)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((total, items))
+        }
+    }
+
+    /// `(list_total, list_changes)` from a page's first row, or read on their own when the
+    /// page is empty.
+    async fn list_snapshot(
+        &self,
+        kind: Kind,
+        tenant_id: i64,
+        rows: &[AnyRow],
+    ) -> Result<(i64, i64), StoreError> {
+        let read = |r: &AnyRow| -> Result<(i64, i64), StoreError> {
+            Ok((r.try_get("list_total")?, r.try_get("list_changes")?))
+        };
+        if let Some(r) = rows.first() {
+            return read(r);
+        }
+        let sql = format!("SELECT 1 AS one{}", snapshot_columns(kind));
+        read(
+            &sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// The rows of a default-order page starting at `offset`, remembering where it ended.
+    fn served_page(
+        &self,
+        kind: Kind,
+        tenant_id: i64,
+        offset: i64,
+        rows: &[AnyRow],
+        total: i64,
+        changes: i64,
+    ) -> Result<(i64, Vec<ResourceRow>), StoreError> {
+        let items = rows
+            .iter()
+            .map(row_to_resource)
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(last) = items.last() {
+            let next = offset.saturating_add(i64::try_from(items.len()).unwrap_or(i64::MAX));
+            self.scim_cursors.put(
+                tenant_id,
+                kind,
+                next,
+                Cursor {
+                    last_id: last.pk,
+                    changes,
+                },
+            );
+        }
         Ok((total, items))
     }
 
@@ -750,4 +899,97 @@ fn member_diff(old: &serde_json::Value, new: &serde_json::Value) -> String {
         parts.push(format!("-{} member(s) ({})", removed.len(), list(removed)));
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+
+    async fn exec(db: &Db, sql: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+
+    async fn page(db: &Db, offset: i64, limit: i64) -> (i64, Vec<i64>) {
+        let (total, rows) = db
+            .scim_list(
+                Kind::User,
+                1,
+                None,
+                &[],
+                Db::SCIM_DEFAULT_ORDER,
+                offset,
+                limit,
+            )
+            .await
+            .unwrap();
+        (total, rows.iter().map(|r| r.pk).collect())
+    }
+
+    fn served(db: &Db) -> u64 {
+        db.scim_cursors.served.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn pages_continue_from_a_cursor_only_while_the_list_is_unchanged() {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        exec(&db, "INSERT INTO tenants (id, slug, display_name, idp_entity_id, idp_sso_url, created_at) VALUES (1, 'a', 'A', 'urn:a', 'https://a.example/sso', 0)").await;
+        for i in 1..=25 {
+            exec(&db, &format!("INSERT INTO users (id, tenant_id, user_name, federation_id, created_at, updated_at, scim_id, resource) VALUES ({i}, 1, 'u{i}', 'u{i}', 0, 0, 's{i}', '{{}}')")).await;
+        }
+        // Not a SCIM resource: neither counted nor listed.
+        exec(&db, "INSERT INTO users (id, tenant_id, user_name, federation_id, created_at, updated_at) VALUES (26, 1, 'local', 'local', 0, 0)").await;
+        assert_eq!(page(&db, 0, 10).await, (25, (1..=10).collect()));
+        assert_eq!(served(&db), 0);
+        assert_eq!(page(&db, 10, 10).await, (25, (11..=20).collect()));
+        assert_eq!(served(&db), 1, "page 2 followed page 1's last id");
+        // A change (user 2 removed) between pages: the cursor is not used, OFFSET 20 is.
+        exec(&db, "DELETE FROM users WHERE id = 2").await;
+        assert_eq!(page(&db, 20, 10).await, (24, (22..=25).collect()));
+        assert_eq!(served(&db), 1);
+        // The page after that one again follows from its cursor, up to the empty end.
+        assert_eq!(page(&db, 24, 10).await, (24, vec![]));
+        assert_eq!(served(&db), 2);
+        // Moving a user out of the tenant and giving one a scim_id are changes too.
+        assert_eq!(page(&db, 0, 5).await, (24, vec![1, 3, 4, 5, 6]));
+        exec(&db, "INSERT INTO tenants (id, slug, display_name, idp_entity_id, idp_sso_url, created_at) VALUES (2, 'b', 'B', 'urn:b', 'https://b.example/sso', 0)").await;
+        exec(&db, "UPDATE users SET tenant_id = 2 WHERE id = 3").await;
+        exec(&db, "UPDATE users SET scim_id = 's26' WHERE id = 26").await;
+        assert_eq!(page(&db, 5, 5).await, (24, vec![8, 9, 10, 11, 12]));
+        assert_eq!(served(&db), 2);
+        // Other updates leave the list, and the cursors, as they are.
+        exec(
+            &db,
+            "UPDATE users SET display_name = 'x', resource = '{\"a\":1}', active = 0",
+        )
+        .await;
+        assert_eq!(page(&db, 10, 5).await, (24, vec![13, 14, 15, 16, 17]));
+        assert_eq!(served(&db), 3);
+        let n: i64 = sqlx::query(
+            "SELECT count(*) AS n FROM users WHERE tenant_id = 1 AND scim_id IS NOT NULL",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+        assert_eq!(n, 24);
+        // Another order, a filter, or a page not following one served: OFFSET.
+        let (total, rows) = db
+            .scim_list(Kind::User, 1, None, &[], "user_name DESC, id", 15, 3)
+            .await
+            .unwrap();
+        assert_eq!(total, 24);
+        assert_eq!(
+            rows.iter().map(|r| r.pk).collect::<Vec<_>>(),
+            vec![20, 19, 18]
+        );
+        assert_eq!(page(&db, 17, 2).await, (24, vec![20, 21]));
+        assert_eq!(served(&db), 3);
+        assert_eq!(page(&db, 2, 0).await, (24, vec![]));
+    }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::scim::resource::ScimError;
 use crate::scim::schema::{ResourceSchema, group_schema, user_schema};
 use crate::scim::sql::{self, ColumnMap, Dialect, GROUP_COLUMNS, SqlValue, USER_COLUMNS};
-use crate::store::{BindValue, Kind};
+use crate::store::{BindValue, Db, Kind};
 
 fn parts(kind: Kind) -> (&'static ResourceSchema, &'static ColumnMap) {
     match kind {
@@ -51,7 +51,7 @@ pub fn order_clause(
     dialect: Dialect,
 ) -> Result<String, ScimError> {
     let Some(attr) = sort_by.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok("id".into());
+        return Ok(Db::SCIM_DEFAULT_ORDER.into());
     };
     let (schema, map) = parts(kind);
     let expr = sql::order_by(attr, schema, map, dialect)

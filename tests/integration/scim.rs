@@ -866,3 +866,199 @@ async fn federation_id_can_follow_another_attribute() {
         "00uJANE"
     );
 }
+
+/// Every page of `list` (a URL ending in `?` or `&`) from startIndex 1 with `count`, as
+/// an importer pages: the resource ids served, in order, and each page's totalResults.
+async fn import_all<S>(svc: &S, tok: &str, list: &str, count: usize) -> (Vec<String>, Vec<i64>)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let (mut ids, mut totals, mut start) = (Vec::new(), Vec::new(), 1);
+    loop {
+        let uri = format!("{list}startIndex={start}&count={count}");
+        let (s, page, _) = call(svc, "GET", &uri, tok, None).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {page}");
+        assert_eq!(page["startIndex"], start, "{uri}");
+        let items = page["Resources"].as_array().cloned().unwrap_or_default();
+        assert_eq!(page["itemsPerPage"], items.len(), "{uri}");
+        assert!(items.len() <= count, "{uri}");
+        totals.push(page["totalResults"].as_i64().unwrap());
+        if items.is_empty() {
+            return (ids, totals);
+        }
+        ids.extend(items.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        start += items.len();
+    }
+}
+
+async fn create_users<S>(svc: &S, tok: &str, prefix: &str, n: usize) -> Vec<String>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let name = format!("{prefix}{i:03}@acme.example");
+        let (s, u, _) = call(
+            svc,
+            "POST",
+            "/scim/v2/acme/Users",
+            tok,
+            Some(okta_user(&name, "I", &i.to_string())),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{u}");
+        ids.push(u["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
+#[actix_web::test]
+async fn a_full_import_serves_every_user_once_in_creation_order() {
+    let (e, tid, tok) = setup().await;
+    let svc = service!(e);
+    let mut created = create_users(&svc, &tok, "import", 230).await;
+    // Several passes: the second with the same count continues from the page ends the
+    // first one served; count=7 does not divide 230; count=1 is a page per user.
+    for count in [7, 7, 100, 1, 1000] {
+        let (ids, totals) = import_all(&svc, &tok, "/scim/v2/acme/Users?", count).await;
+        assert_eq!(
+            ids, created,
+            "count={count}: every user once, in creation order"
+        );
+        assert!(
+            totals.iter().all(|&t| t == 230),
+            "count={count}: {totals:?}"
+        );
+    }
+    // A user created here (the console's path, not SCIM) is a SCIM resource too.
+    sso_gateway::store::Db::create_user_by(
+        &e.db,
+        tid,
+        &sso_gateway::store::NewUser {
+            user_name: "console@acme.example",
+            display_name: "Console User",
+            email: "console@acme.example",
+            licenses: &[],
+        },
+        &Actor::cli(),
+        time(NOW),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let (ids, totals) = import_all(&svc, &tok, "/scim/v2/acme/Users?", 7).await;
+    assert_eq!(ids.len(), 231);
+    assert_eq!(ids[..230], created[..]);
+    assert!(totals.iter().all(|&t| t == 231), "{totals:?}");
+    // Deleted users leave the count and the pages.
+    for id in [created.remove(229), created.remove(100), created.remove(0)] {
+        let url = format!("/scim/v2/acme/Users/{id}");
+        assert_eq!(
+            call(&svc, "DELETE", &url, &tok, None).await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let (ids, totals) = import_all(&svc, &tok, "/scim/v2/acme/Users?", 7).await;
+    assert_eq!(ids[..227], created[..]);
+    assert!(totals.iter().all(|&t| t == 228), "{totals:?}");
+    // Groups page the same way.
+    let mut groups = Vec::new();
+    for i in 0..9 {
+        let (s, g, _) = call(
+            &svc,
+            "POST",
+            "/scim/v2/acme/Groups",
+            &tok,
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": format!("Group {i}"), "members": []}),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        groups.push(g["id"].as_str().unwrap().to_string());
+    }
+    for _ in 0..2 {
+        let (ids, totals) = import_all(&svc, &tok, "/scim/v2/acme/Groups?", 4).await;
+        assert_eq!(ids, groups);
+        assert!(totals.iter().all(|&t| t == 9), "{totals:?}");
+    }
+}
+
+#[actix_web::test]
+async fn a_page_after_a_change_is_the_offset_page_of_the_changed_list() {
+    let (e, _tid, tok) = setup().await;
+    let svc = service!(e);
+    let created = create_users(&svc, &tok, "pg", 40).await;
+    let page = |start: usize| {
+        let svc = &svc;
+        let tok = &tok;
+        async move {
+            let uri = format!("/scim/v2/acme/Users?startIndex={start}&count=10");
+            let (_, p, _) = call(svc, "GET", &uri, tok, None).await;
+            let ids: Vec<String> = p["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect();
+            (ids, p["totalResults"].clone())
+        }
+    };
+    assert_eq!(page(1).await.0, created[0..10]);
+    assert_eq!(page(11).await.0, created[10..20]);
+    // Between two pages a user of page 1 is deprovisioned and another one created: the
+    // count is the same, the list is not. startIndex 21 is the 21st user of the list as
+    // it is now, as with OFFSET (not the one after the last user served).
+    let url = format!("/scim/v2/acme/Users/{}", created[3]);
+    assert_eq!(
+        call(&svc, "DELETE", &url, &tok, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let added = create_users(&svc, &tok, "pg-new", 1).await;
+    let (p3, total) = page(21).await;
+    assert_eq!(p3, created[21..31]);
+    assert_eq!(total, 40);
+    let (p4, _) = page(31).await;
+    assert_eq!(p4[..9], created[31..40]);
+    assert_eq!(p4[9..], added[..]);
+    // Unchanged since: the same pages again.
+    assert_eq!(page(21).await.0, created[21..31]);
+    assert_eq!(page(1).await.0[..3], created[0..3]);
+
+    // A filter and a sortBy page as before too, with their own totals.
+    let (ids, totals) = import_all(
+        &svc,
+        &tok,
+        "/scim/v2/acme/Users?filter=userName%20sw%20%22pg00%22&",
+        3,
+    )
+    .await;
+    let mut want: Vec<String> = created[..10].to_vec();
+    want.remove(3);
+    assert_eq!(ids, want);
+    assert!(totals.iter().all(|&t| t == 9), "{totals:?}");
+    let (ids, _) = import_all(
+        &svc,
+        &tok,
+        "/scim/v2/acme/Users?sortBy=userName&sortOrder=descending&",
+        7,
+    )
+    .await;
+    let mut names: Vec<(String, String)> = Vec::new();
+    for id in &ids {
+        let (_, u, _) = call(
+            &svc,
+            "GET",
+            &format!("/scim/v2/acme/Users/{id}"),
+            &tok,
+            None,
+        )
+        .await;
+        names.push((u["userName"].as_str().unwrap().to_string(), id.clone()));
+    }
+    assert_eq!(names.len(), 40);
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0));
+    assert_eq!(names, sorted);
+}
