@@ -984,9 +984,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(total, 24);
+        // user_name descending is u9 .. u4, u25 .. u10, u1, local: the 16th to 18th are
+        // u16, u15, u14.
         assert_eq!(
             rows.iter().map(|r| r.pk).collect::<Vec<_>>(),
-            vec![20, 19, 18]
+            vec![16, 15, 14]
         );
         assert_eq!(page(&db, 17, 2).await, (24, vec![20, 21]));
         assert_eq!(served(&db), 3);
