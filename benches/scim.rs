@@ -137,6 +137,7 @@ fn main() {
                 demo: None,
                 app_urls: HashMap::new(),
                 scim_limiter: sso_gateway::web::scim::rate_limiter(1_000_000, 1_000_000),
+                trust: Default::default(),
                 allow_http_metadata: false,
                 keys: std::sync::Arc::new(sso_gateway::keyring::Keyring::new(
                     sso_gateway::keyring::MasterKey::random().unwrap(),

@@ -3,7 +3,7 @@
 # time, against `sso-gateway serve --demo` on SQLite and/or PostgreSQL.
 #
 # Run by hand, never in CI. Needs: a release build (built here if missing), wrk
-# (apt-get install wrk), psql/createdb for --db postgres.
+# (installed here if missing), psql/createdb for --db postgres.
 #
 #   scripts/load-acs.sh                      # both databases, 30 s each
 #   scripts/load-acs.sh --db sqlite --minutes 10 --count 300000
@@ -59,7 +59,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk (Debian package) ..."
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null
+fi
 SECONDS_RUN=$(python3 -c "print(max(1, int(float('$MINUTES') * 60)))")
 [ -n "$COUNT" ] || COUNT=$(python3 -c "print(min(400000, 500 * $SECONDS_RUN))")
 # Valid long enough for minting plus the run (NotOnOrAfter = issue instant + validity).

@@ -37,7 +37,11 @@ while [ $# -gt 0 ]; do
         *) exit 2 ;;
     esac
 done
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk (Debian package) ..."
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null
+fi
 
 BIN=target/release/sso-gateway
 [ -x "$BIN" ] || cargo build --release --bin sso-gateway

@@ -26,6 +26,8 @@ pub struct AppState {
     /// Allow `http://` IdP metadata URLs (tests and local development only; the default
     /// is https only, since the metadata decides which keys are trusted).
     pub allow_http_metadata: bool,
+    /// Each tenant's IdP trust, reused while its certificates are unchanged.
+    pub trust: Arc<crate::directory::TrustCache>,
 }
 
 impl AppState {

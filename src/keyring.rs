@@ -102,6 +102,10 @@ pub struct Keyring {
     /// RSA size of generated keys (3072; tests use 2048).
     bits: u32,
     cache: Mutex<HashMap<i64, Arc<LiveKey>>>,
+    /// Held while a missing key is generated: the first requests to a new tenant arrive
+    /// together, and each would otherwise generate (seconds of CPU per RSA key) a key
+    /// that all but one then throw away.
+    generating: tokio::sync::Mutex<()>,
 }
 
 /// How long a generated SP certificate is valid.
@@ -114,6 +118,7 @@ impl Keyring {
             scope,
             bits,
             cache: Mutex::new(HashMap::new()),
+            generating: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -207,6 +212,19 @@ impl Keyring {
     ) -> Result<SpKeys, KeyError> {
         let scope = self.scope_of(tenant_id);
         let mut rows = db.sp_keys(scope).await?;
+        let missing = |rows: &[SpKeyRow]| {
+            [KeyPurpose::Signing, KeyPurpose::Encryption]
+                .iter()
+                .any(|p| !rows.iter().any(|r| r.purpose == *p && r.state == "current"))
+        };
+        // One generator at a time; whoever waited reads what the first one stored.
+        let _generating = if missing(&rows) {
+            let guard = self.generating.lock().await;
+            rows = db.sp_keys(scope).await?;
+            Some(guard)
+        } else {
+            None
+        };
         let mut generated = false;
         for purpose in [KeyPurpose::Signing, KeyPurpose::Encryption] {
             if !rows

@@ -232,6 +232,7 @@ async fn serve(args: Args, cfg: Config) -> Result<(), String> {
             cfg.scim.rate_per_second,
             cfg.scim.rate_per_second.saturating_mul(2),
         ),
+        trust: Default::default(),
         allow_http_metadata: cfg.server.insecure_http_metadata,
         keys: Arc::new(super::keys::keyring(&master, &database)?),
     };

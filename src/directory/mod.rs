@@ -2,6 +2,9 @@
 //! storage lives in `crate::store`.
 
 pub mod telephony;
+pub mod trust_cache;
+
+pub use trust_cache::TrustCache;
 
 use crate::saml::{IdpTrust, SamlError, SpSettings, TrustedCertificate, VerifiedAssertion};
 

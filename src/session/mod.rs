@@ -16,44 +16,55 @@ pub const ABSOLUTE_TIMEOUT_SECONDS: i64 = 8 * 60 * 60;
 /// App tokens are valid this long, once.
 pub const APP_TOKEN_SECONDS: i64 = 60;
 
-/// The outcome of a login attempt with a verified assertion.
+/// What a login will write, decided from the verified assertion and the user as read
+/// now; [`crate::store::Db::complete_login`] writes it in one transaction (and checks
+/// again, inside it, that the user is still active).
 #[derive(Debug)]
-pub enum LoginOutcome {
-    /// A new session: the raw session id (for the cookie) and the user.
-    Session {
-        session_id: String,
-        user: User,
-        expires_at: i64,
-    },
+pub enum LoginPlan {
+    /// A new session.
+    Session(Box<PlannedSession>),
     Refused(Refusal),
 }
 
-/// Resolve the Federation ID within the tenant, admit the user, and mint a session
-/// with a fresh id (a new id at every login defeats session fixation).
-pub async fn login(
+/// The session a login will create.
+#[derive(Debug)]
+pub struct PlannedSession {
+    /// The raw session id (the cookie value).
+    pub session_id: String,
+    /// Its hash (what is stored).
+    pub id_hash: String,
+    pub row: SessionRow,
+    pub user: User,
+    pub expires_at: i64,
+}
+
+/// Resolve the Federation ID within the tenant, admit the user, and plan a session
+/// with a fresh id (a new id at every login defeats session fixation). Reads only.
+pub async fn plan_login(
     db: &Db,
     tenant: &Tenant,
     assertion: &VerifiedAssertion,
     now: DateTime<Utc>,
-) -> Result<LoginOutcome, StoreError> {
+) -> Result<LoginPlan, StoreError> {
     let Some(fid) = tenant.federation_source.federation_id(assertion) else {
-        return Ok(LoginOutcome::Refused(Refusal::NoFederationId));
+        return Ok(LoginPlan::Refused(Refusal::NoFederationId));
     };
     let user = db.user_by_federation_id(tenant.id, fid).await?;
     if let Err(r) = directory::admit(tenant, fid, user.as_ref()) {
-        return Ok(LoginOutcome::Refused(r));
+        return Ok(LoginPlan::Refused(r));
     }
     let Some(user) = user else {
-        return Ok(LoginOutcome::Refused(Refusal::UnknownUser(fid.to_string())));
+        return Ok(LoginPlan::Refused(Refusal::UnknownUser(fid.to_string())));
     };
     let mut expires_at = now.timestamp() + ABSOLUTE_TIMEOUT_SECONDS;
     if let Some(t) = assertion.session_not_on_or_after() {
         expires_at = expires_at.min(t.timestamp());
     }
     let session_id = crate::store::random_token(32)?;
-    db.create_session(
-        &crate::store::token_hash(&session_id),
-        &SessionRow {
+    Ok(LoginPlan::Session(Box::new(PlannedSession {
+        id_hash: crate::store::token_hash(&session_id),
+        session_id,
+        row: SessionRow {
             tenant_id: tenant.id,
             user_id: user.id,
             name_id: assertion.name_id().to_string(),
@@ -61,13 +72,7 @@ pub async fn login(
             created_at: now.timestamp(),
             absolute_expiry_at: expires_at,
         },
-        now,
-    )
-    .await?;
-    db.touch_last_login(user.id, now).await?;
-    Ok(LoginOutcome::Session {
-        session_id,
         user,
         expires_at,
-    })
+    })))
 }

@@ -7,6 +7,7 @@ mod audit;
 mod console;
 mod db;
 mod licenses;
+mod login;
 mod scim;
 mod scim_cursors;
 mod sp_keys;
@@ -22,6 +23,7 @@ pub use db::{
     new_scim_id,
 };
 pub use licenses::{InventoryLine, LicenseError};
+pub use login::{LoginCommitted, LoginEnd, LoginRecord, SignInEvent};
 pub use scim::{BindValue, Kind, ResourceRow, ScimTokenInfo, UserColumns};
 pub use sp_keys::{KeyPurpose, SpKeyRow};
 pub use stats::LiveCounts;

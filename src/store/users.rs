@@ -455,20 +455,6 @@ impl Db {
         Ok(Some(ended))
     }
 
-    /// Record a successful sign-in.
-    pub async fn touch_last_login(
-        &self,
-        user_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
-            .bind(now.timestamp())
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// The groups of a tenant: (scim id, display name, member count), by name.
     pub async fn tenant_groups(
         &self,

@@ -11,10 +11,13 @@ use crate::app::AppState;
 use crate::directory::{self, Refusal, Tenant};
 use crate::keyring::{KeyError, SpKeys};
 use crate::saml::{
-    self, ReplayCache, ReplayStoreError, SamlError, VerifyContext, binding, protocol,
+    self, ReplayCache, ReplayStoreError, SamlError, VerifiedAssertion, VerifyContext, binding,
+    protocol,
 };
-use crate::session::{self, LoginOutcome};
-use crate::store::{RequestPurpose, random_token, token_hash};
+use crate::session::{self, LoginPlan};
+use crate::store::{
+    LoginCommitted, LoginEnd, LoginRecord, RequestPurpose, SignInEvent, random_token, token_hash,
+};
 
 /// How long an outstanding AuthnRequest may take to come back.
 pub const REQUEST_TTL_SECONDS: i64 = 10 * 60;
@@ -363,6 +366,38 @@ enum Flow {
     Logout,
 }
 
+impl Flow {
+    /// The event's `kind` (and its log field).
+    fn kind(self) -> &'static str {
+        match self {
+            Flow::SignIn => "sign_in",
+            Flow::Logout => "logout",
+        }
+    }
+}
+
+/// Count and log a sign-in or logout outcome (the event row is written by the caller).
+fn announce(tenant: &Tenant, flow: Flow, e: &SignInEvent<'_>) {
+    let outcome = e.outcome;
+    let detail = e.detail;
+    match flow {
+        Flow::SignIn => crate::obs::metrics::sign_in(&tenant.slug, outcome),
+        Flow::Logout => crate::obs::metrics::logout(&tenant.slug, outcome),
+    }
+    let event = flow.kind();
+    let who = e.subject.unwrap_or("-");
+    match e.incident_id {
+        Some(inc) => {
+            crate::obs::note_incident(inc);
+            tracing::warn!(event, tenant = %tenant.slug, outcome, incident = %inc, subject = who, detail, "{event} refused");
+        }
+        None => {
+            tracing::info!(event, tenant = %tenant.slug, outcome, subject = who, detail, "{event}")
+        }
+    }
+}
+
+/// Count, log and record (its own statement) a sign-in or logout outcome.
 async fn record(
     state: &AppState,
     tenant: &Tenant,
@@ -372,30 +407,19 @@ async fn record(
     subject: Option<&str>,
     detail: &str,
 ) {
-    match flow {
-        Flow::SignIn => crate::obs::metrics::sign_in(&tenant.slug, outcome),
-        Flow::Logout => crate::obs::metrics::logout(&tenant.slug, outcome),
-    }
-    let event = match flow {
-        Flow::SignIn => "sign_in",
-        Flow::Logout => "logout",
+    let e = SignInEvent {
+        incident_id: incident,
+        outcome,
+        subject,
+        detail,
     };
-    let who = subject.unwrap_or("-");
-    match incident {
-        Some(inc) => {
-            crate::obs::note_incident(inc);
-            tracing::warn!(event, tenant = %tenant.slug, outcome, incident = %inc, subject = who, detail, "{event} refused");
-        }
-        None => {
-            tracing::info!(event, tenant = %tenant.slug, outcome, subject = who, detail, "{event}")
-        }
-    }
-    if let Err(e) = state
+    announce(tenant, flow, &e);
+    if let Err(err) = state
         .db
         .record_event(
             Some(tenant.id),
             incident,
-            "sign_in",
+            flow.kind(),
             outcome,
             subject,
             detail,
@@ -403,7 +427,7 @@ async fn record(
         )
         .await
     {
-        tracing::error!(error = %e, "event not recorded");
+        tracing::error!(error = %err, "event not recorded");
     }
 }
 
@@ -488,7 +512,7 @@ pub async fn acs(
             );
         }
     };
-    let trust = match tenant.idp_trust() {
+    let trust = match state.trust.trust(&tenant) {
         Ok(t) => t,
         Err(e) => {
             let inc = pages::incident_id();
@@ -557,91 +581,177 @@ pub async fn acs(
             );
         }
     };
-    match state.db.consume_assertion_id(&issuer, &id, exp, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let inc = pages::incident_id();
-            record(
-                &state,
-                &tenant,
-                Flow::SignIn,
-                Some(&inc),
-                "replayed",
-                Some(assertion.name_id()),
-                &SamlError::Replayed(id).to_string(),
-            )
-            .await;
-            return message(
-                StatusCode::BAD_REQUEST,
-                "Sign-in failed",
-                "This sign-in was already used. Please start again.",
-                Some(&inc),
-            );
-        }
+    // Which trusted certificate verified this login (shown on the console's IdP page).
+    let certificate_der = trust
+        .certificates()
+        .iter()
+        .find(|c| c.fingerprint() == assertion.verified_by())
+        .map(|c| c.der_base64());
+    let login = LoginRecord {
+        tenant_id: tenant.id,
+        issuer: &issuer,
+        assertion_id: &id,
+        assertion_expires_at: exp,
+        certificate_der,
+        now,
+    };
+    if corr.purpose == RequestPurpose::Admin {
+        return match consume_for_admin(&state, &tenant, &login, &assertion).await {
+            Ok(()) => crate::web::admin::sso::finish_at_acs(&state, &tenant, &assertion).await,
+            Err(resp) => resp,
+        };
+    }
+    let plan = match session::plan_login(&state.db, &tenant, &assertion, now).await {
+        Ok(p) => p,
         Err(e) => {
             crate::obs::metrics::sign_in(&tenant.slug, "store_error");
             return store_failure(&e);
         }
+    };
+    match plan {
+        LoginPlan::Session(planned) => {
+            let session::PlannedSession {
+                session_id,
+                id_hash,
+                row,
+                user,
+                expires_at,
+            } = *planned;
+            let event = SignInEvent {
+                incident_id: None,
+                outcome: "success",
+                subject: Some(&user.user_name),
+                detail: "session created",
+            };
+            let end = LoginEnd::Session {
+                id_hash: &id_hash,
+                row: &row,
+                event,
+            };
+            match state.db.complete_login(&login, &end).await {
+                Ok(LoginCommitted::Session) => {
+                    announce(&tenant, Flow::SignIn, &event);
+                    HttpResponse::SeeOther()
+                        .insert_header((header::LOCATION, corr.return_to))
+                        .cookie(pages::session_cookie(
+                            &session_id,
+                            expires_at - now.timestamp(),
+                        ))
+                        .cookie(pages::tenant_hint_cookie(&tenant.slug))
+                        .finish()
+                }
+                Ok(LoginCommitted::Replayed) => {
+                    replayed(&state, &tenant, &id, assertion.name_id()).await
+                }
+                Ok(LoginCommitted::UserInactive | LoginCommitted::Refused) => {
+                    // Deactivated between the read and the transaction.
+                    let r = Refusal::Deactivated(user.federation_id.clone());
+                    let inc = pages::incident_id();
+                    record(
+                        &state,
+                        &tenant,
+                        Flow::SignIn,
+                        Some(&inc),
+                        r.code(),
+                        Some(assertion.name_id()),
+                        &format!("{r:?} (while signing in)"),
+                    )
+                    .await;
+                    refusal_page(&tenant, &r, &inc)
+                }
+                Err(e) => {
+                    crate::obs::metrics::sign_in(&tenant.slug, "store_error");
+                    store_failure(&e)
+                }
+            }
+        }
+        LoginPlan::Refused(r) => {
+            let inc = pages::incident_id();
+            let detail = format!("{r:?}");
+            let event = SignInEvent {
+                incident_id: Some(&inc),
+                outcome: r.code(),
+                subject: Some(assertion.name_id()),
+                detail: &detail,
+            };
+            match state
+                .db
+                .complete_login(&login, &LoginEnd::Refused { event })
+                .await
+            {
+                Ok(LoginCommitted::Replayed) => {
+                    replayed(&state, &tenant, &id, assertion.name_id()).await
+                }
+                Ok(_) => {
+                    announce(&tenant, Flow::SignIn, &event);
+                    refusal_page(&tenant, &r, &inc)
+                }
+                Err(e) => {
+                    crate::obs::metrics::sign_in(&tenant.slug, "store_error");
+                    store_failure(&e)
+                }
+            }
+        }
     }
-    // Which trusted certificate verified this login (shown on the console's IdP page).
-    if let Some(c) = trust
-        .certificates()
-        .iter()
-        .find(|c| c.fingerprint() == assertion.verified_by())
+}
+
+/// A console sign-in: the replay record and certificate stamp, then the admin session
+/// (`admin::sso`). Rare next to app logins, so written the plain way.
+async fn consume_for_admin(
+    state: &AppState,
+    tenant: &Tenant,
+    login: &LoginRecord<'_>,
+    assertion: &VerifiedAssertion,
+) -> Result<(), HttpResponse> {
+    match state
+        .db
+        .consume_assertion_id(
+            login.issuer,
+            login.assertion_id,
+            login.assertion_expires_at,
+            login.now,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(replayed(state, tenant, login.assertion_id, assertion.name_id()).await);
+        }
+        Err(e) => {
+            crate::obs::metrics::sign_in(&tenant.slug, "store_error");
+            return Err(store_failure(&e));
+        }
+    }
+    if let Some(der) = login.certificate_der
         && let Err(e) = state
             .db
-            .mark_certificate_used(tenant.id, c.der_base64(), now)
+            .mark_certificate_used(tenant.id, der, login.now)
             .await
     {
         tracing::warn!(error = %e, "certificate use not recorded");
     }
-    if corr.purpose == RequestPurpose::Admin {
-        return crate::web::admin::sso::finish_at_acs(&state, &tenant, &assertion).await;
-    }
-    match session::login(&state.db, &tenant, &assertion, now).await {
-        Ok(LoginOutcome::Session {
-            session_id,
-            user,
-            expires_at,
-        }) => {
-            record(
-                &state,
-                &tenant,
-                Flow::SignIn,
-                None,
-                "success",
-                Some(&user.user_name),
-                "session created",
-            )
-            .await;
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, corr.return_to))
-                .cookie(pages::session_cookie(
-                    &session_id,
-                    expires_at - now.timestamp(),
-                ))
-                .cookie(pages::tenant_hint_cookie(&tenant.slug))
-                .finish()
-        }
-        Ok(LoginOutcome::Refused(r)) => {
-            let inc = pages::incident_id();
-            record(
-                &state,
-                &tenant,
-                Flow::SignIn,
-                Some(&inc),
-                r.code(),
-                Some(assertion.name_id()),
-                &format!("{r:?}"),
-            )
-            .await;
-            refusal_page(&tenant, &r, &inc)
-        }
-        Err(e) => {
-            crate::obs::metrics::sign_in(&tenant.slug, "store_error");
-            store_failure(&e)
-        }
-    }
+    Ok(())
+}
+
+/// The answer to an assertion ID seen before (recorded as an incident).
+async fn replayed(state: &AppState, tenant: &Tenant, id: &str, subject: &str) -> HttpResponse {
+    let inc = pages::incident_id();
+    record(
+        state,
+        tenant,
+        Flow::SignIn,
+        Some(&inc),
+        "replayed",
+        Some(subject),
+        &SamlError::Replayed(id.to_string()).to_string(),
+    )
+    .await;
+    message(
+        StatusCode::BAD_REQUEST,
+        "Sign-in failed",
+        "This sign-in was already used. Please start again.",
+        Some(&inc),
+    )
 }
 
 /// Sign out: end the session here and, when the IdP has an SLO endpoint, send it our
@@ -715,7 +825,7 @@ pub async fn slo_redirect(
             None,
         );
     }
-    let trust = match tenant.idp_trust() {
+    let trust = match state.trust.trust(&tenant) {
         Ok(t) => t,
         Err(e) => return slo_error(&state, &tenant, &e).await,
     };
@@ -776,7 +886,7 @@ pub async fn slo_post(
         Ok(x) => x,
         Err(e) => return slo_error(&state, &tenant, &e).await,
     };
-    let trust = match tenant.idp_trust() {
+    let trust = match state.trust.trust(&tenant) {
         Ok(t) => t,
         Err(e) => return slo_error(&state, &tenant, &e).await,
     };

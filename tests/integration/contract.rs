@@ -6,7 +6,8 @@
 use chrono::Duration;
 use serde_json::json;
 use sso_gateway::store::{
-    Actor, Db, NewTenant, RequestPurpose, SessionRow, StoreError, UserColumns,
+    Actor, Db, LoginCommitted, LoginEnd, LoginRecord, NewTenant, RequestPurpose, SessionRow,
+    SignInEvent, StoreError, UserColumns,
 };
 
 use crate::common::{NOW, postgres_schema, postgres_url, time};
@@ -192,6 +193,193 @@ async fn sessions_are_shared_and_revoked_everywhere() {
                 .is_none(),
             "{engine}"
         );
+    }
+}
+
+fn login<'a>(
+    tid: i64,
+    assertion_id: &'a str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> LoginRecord<'a> {
+    LoginRecord {
+        tenant_id: tid,
+        issuer: "http://idp",
+        assertion_id,
+        assertion_expires_at: now + Duration::minutes(5),
+        certificate_der: None,
+        now,
+    }
+}
+
+fn session_of(tid: i64, user_id: i64, now: chrono::DateTime<chrono::Utc>) -> SessionRow {
+    SessionRow {
+        tenant_id: tid,
+        user_id,
+        name_id: "jane@acme.example".into(),
+        session_index: None,
+        created_at: now.timestamp(),
+        absolute_expiry_at: now.timestamp() + 3600,
+    }
+}
+
+const SUCCESS: SignInEvent<'static> = SignInEvent {
+    incident_id: None,
+    outcome: "success",
+    subject: Some("jane@acme.example"),
+    detail: "session created",
+};
+
+/// A login's writes (replay record, session, last sign-in, event) are one transaction:
+/// all of them or none.
+#[actix_web::test]
+async fn a_login_is_written_at_once_or_not_at_all() {
+    for (engine, a, b) in engines().await {
+        let tid = tenant(&a).await;
+        let now = time(NOW);
+        let u = a
+            .create_user(tid, "jane@acme.example", "Jane", &[], now)
+            .await
+            .unwrap();
+        let row = session_of(tid, u.id, now);
+        let end = |h: &'static str| LoginEnd::Session {
+            id_hash: h,
+            row: &row,
+            event: SUCCESS,
+        };
+        let events = |db: Db| async move { db.recent_events(tid, 100).await.unwrap() };
+
+        let r = a.complete_login(&login(tid, "_l1", now), &end("h1")).await;
+        assert_eq!(r.unwrap(), LoginCommitted::Session, "{engine}");
+        assert!(b.live_session("h1", 1800, now).await.unwrap().is_some());
+        let ev = events(b.clone()).await;
+        assert_eq!(ev.len(), 1, "{engine}: {ev:?}");
+        assert_eq!((ev[0].1.as_str(), ev[0].2.as_str()), ("sign_in", "success"));
+        let last = b.user_summary(tid, u.id).await.unwrap().unwrap();
+        assert_eq!(last.last_login_at, Some(now.timestamp()), "{engine}");
+
+        // The same assertion through the other instance: nothing at all is written.
+        let r = b.complete_login(&login(tid, "_l1", now), &end("h2")).await;
+        assert_eq!(r.unwrap(), LoginCommitted::Replayed, "{engine}");
+        assert!(a.live_session("h2", 1800, now).await.unwrap().is_none());
+        assert_eq!(
+            events(a.clone()).await.len(),
+            1,
+            "{engine}: no event for a replay"
+        );
+
+        // A refusal writes the replay record and its event, no session.
+        let refused = SignInEvent {
+            incident_id: Some("INC1"),
+            outcome: "user_unlicensed",
+            subject: Some("jane@acme.example"),
+            detail: "Unlicensed",
+        };
+        let r = a
+            .complete_login(
+                &login(tid, "_l2", now),
+                &LoginEnd::Refused { event: refused },
+            )
+            .await;
+        assert_eq!(r.unwrap(), LoginCommitted::Refused, "{engine}");
+        let ev = events(a.clone()).await;
+        assert_eq!(ev.len(), 2, "{engine}");
+        assert_eq!(ev[0].0.as_deref(), Some("INC1"));
+        let r = b
+            .complete_login(
+                &login(tid, "_l2", now),
+                &LoginEnd::Refused { event: refused },
+            )
+            .await;
+        assert_eq!(
+            r.unwrap(),
+            LoginCommitted::Replayed,
+            "{engine}: refused once, replayed after"
+        );
+
+        // Deactivated (on B) after A read the user: no session, the assertion is used up.
+        b.set_user_active(u.id, false, now).await.unwrap();
+        let r = a.complete_login(&login(tid, "_l3", now), &end("h3")).await;
+        assert_eq!(r.unwrap(), LoginCommitted::UserInactive, "{engine}");
+        assert!(b.live_session("h3", 1800, now).await.unwrap().is_none());
+        b.set_user_active(u.id, true, now).await.unwrap();
+        let r = b.complete_login(&login(tid, "_l3", now), &end("h4")).await;
+        assert_eq!(r.unwrap(), LoginCommitted::Replayed, "{engine}");
+
+        // A login a minute later stamps the last sign-in again; within the minute it does not.
+        let later = now + Duration::seconds(30);
+        let r = a
+            .complete_login(&login(tid, "_l4", later), &end("h5"))
+            .await;
+        assert_eq!(r.unwrap(), LoginCommitted::Session, "{engine}");
+        let d = a.user_summary(tid, u.id).await.unwrap().unwrap();
+        assert_eq!(d.last_login_at, Some(now.timestamp()), "{engine}");
+        let later = now + Duration::seconds(61);
+        let r = a
+            .complete_login(&login(tid, "_l5", later), &end("h6"))
+            .await;
+        assert_eq!(r.unwrap(), LoginCommitted::Session, "{engine}");
+        let d = a.user_summary(tid, u.id).await.unwrap().unwrap();
+        assert_eq!(d.last_login_at, Some(later.timestamp()), "{engine}");
+    }
+}
+
+/// Logins racing a deactivation on another instance: whichever commits first, no session
+/// of the user is live afterwards (the login checks the user inside its transaction; on
+/// PostgreSQL under a share lock the deactivation waits for).
+#[actix_web::test]
+async fn a_deactivation_racing_logins_leaves_no_live_session() {
+    for (engine, a, b) in engines().await {
+        let tid = tenant(&a).await;
+        let now = time(NOW);
+        let u = a
+            .create_user(tid, "jane@acme.example", "Jane", &[], now)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let db = a.clone();
+            let row = session_of(tid, u.id, now);
+            tasks.push(tokio::spawn(async move {
+                let id = format!("_race{i}");
+                let h = format!("race{i}");
+                let end = LoginEnd::Session {
+                    id_hash: &h,
+                    row: &row,
+                    event: SUCCESS,
+                };
+                db.complete_login(&login(tid, &id, now), &end)
+                    .await
+                    .unwrap()
+            }));
+            if i == 12 {
+                let db = b.clone();
+                let uid = u.id;
+                tasks.push(tokio::spawn(async move {
+                    db.set_user_active(uid, false, now).await.unwrap();
+                    LoginCommitted::Refused
+                }));
+            }
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        assert!(
+            outcomes.iter().all(|o| matches!(
+                o,
+                LoginCommitted::Session | LoginCommitted::UserInactive | LoginCommitted::Refused
+            )),
+            "{engine}: {outcomes:?}"
+        );
+        for i in 0..24 {
+            assert!(
+                a.live_session(&format!("race{i}"), 1800, now)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{engine}: session {i} outlived the deactivation ({outcomes:?})"
+            );
+        }
     }
 }
 

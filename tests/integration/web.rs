@@ -47,6 +47,7 @@ pub async fn env() -> Env {
             "https://work.8x8.example/app/launch".to_string(),
         )]),
         scim_limiter: sso_gateway::web::scim::rate_limiter(1000, 2000),
+        trust: Default::default(),
         allow_http_metadata: true,
         keys: Arc::new(sso_gateway::keyring::Keyring::new(
             sso_gateway::keyring::MasterKey::random().unwrap(),

@@ -203,7 +203,7 @@ fn claimed_request_ids(input: &[u8]) -> Vec<String> {
 /// Run a pasted response through the same engine as the ACS, then resolve its Federation ID.
 pub async fn run_lab(state: &AppState, tenant: &Tenant, input: &str) -> LabResult {
     let mut trace = Trace::new();
-    let trust = match tenant.idp_trust() {
+    let trust = match state.trust.trust(tenant) {
         Ok(t) => t,
         Err(e) => {
             return LabResult {
