@@ -290,8 +290,37 @@ impl Keyring {
         public_url: &str,
         now: DateTime<Utc>,
     ) -> Result<SpSettings, KeyError> {
-        let mut sp = tenant.sp_settings(public_url);
-        let keys = self.keys(db, tenant.id, now).await?;
+        let sp = tenant.sp_settings(public_url);
+        self.with_decryption_keys(db, tenant.id, sp, now).await
+    }
+
+    /// The verifier's settings for this response: without decryption keys (no key read)
+    /// when the response cannot hold an encrypted assertion
+    /// ([`crate::saml::may_need_decryption`]).
+    pub async fn sp_settings_for(
+        &self,
+        db: &Db,
+        tenant: &Tenant,
+        public_url: &str,
+        response: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<SpSettings, KeyError> {
+        let sp = tenant.sp_settings(public_url);
+        if crate::saml::may_need_decryption(response, sp.limits.max_bytes) {
+            self.with_decryption_keys(db, tenant.id, sp, now).await
+        } else {
+            Ok(sp)
+        }
+    }
+
+    async fn with_decryption_keys(
+        &self,
+        db: &Db,
+        tenant_id: i64,
+        mut sp: SpSettings,
+        now: DateTime<Utc>,
+    ) -> Result<SpSettings, KeyError> {
+        let keys = self.keys(db, tenant_id, now).await?;
         for k in &keys.encryption {
             sp.decryption_keys.push(k.decryption.clone());
         }

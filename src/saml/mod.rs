@@ -112,6 +112,18 @@ pub struct VerifyContext<'a> {
     pub replay_cache: &'a mut dyn ReplayCache,
 }
 
+/// Whether a response could need the SP's decryption keys: false only when its decoded
+/// bytes (as [`decode_input`] gives them) never mention `EncryptedAssertion`. A caller
+/// may then verify without loading keys; the verdict is the same, since an
+/// `EncryptedAssertion` is the only thing they decrypt. Undecodable input answers true
+/// (the verification reports the error).
+pub fn may_need_decryption(input: &[u8], limit: usize) -> bool {
+    match decode_input(input, limit) {
+        Ok(xml) => memchr::memmem::find(&xml, b"EncryptedAssertion").is_some(),
+        Err(_) => true,
+    }
+}
+
 /// Turn the raw body into XML bytes: raw XML is used as is, anything else is taken as
 /// the base64 `SAMLResponse` form value (whitespace ignored). The size limit applies
 /// to the decoded bytes, and to the encoded form before decoding.

@@ -151,6 +151,9 @@ pub struct Db {
     pub(super) scim_cursors: Arc<ScimCursors>,
     /// SQLite: write transactions of this process queue here, not on the file lock.
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// When this process last stamped a certificate's "last used" (`store::login`).
+    pub(super) certificate_stamps:
+        Arc<std::sync::Mutex<std::collections::HashMap<(i64, u64), i64>>>,
 }
 
 /// A write transaction (see [`Db::write_tx`]): statements run on it as on a connection
@@ -285,6 +288,7 @@ impl Db {
             dialect,
             scim_cursors: Arc::default(),
             write_gate: Arc::default(),
+            certificate_stamps: Arc::default(),
         };
         db.migrate().await?;
         Ok(db)
@@ -437,6 +441,55 @@ impl Db {
         .into_iter()
         .map(|r| r.try_get::<String, _>("der_base64"))
         .collect::<Result<Vec<_>, _>>()?;
+        tenant_fields(&row, certificates)
+    }
+
+    /// One tenant and its certificates in one statement (the ACS reads this on every
+    /// login): the tenant's columns on every row, one row per certificate (current
+    /// first), or one row with no certificate.
+    async fn tenant_joined(
+        &self,
+        by_slug: bool,
+        key: Key<'_>,
+    ) -> Result<Option<Tenant>, StoreError> {
+        let sql = if by_slug {
+            "SELECT t.*, c.der_base64 AS cert_der FROM tenants t
+             LEFT JOIN tenant_certificates c ON c.tenant_id = t.id
+             WHERE t.slug = $1 ORDER BY c.role = 'next', c.id"
+        } else {
+            "SELECT t.*, c.der_base64 AS cert_der FROM tenants t
+             LEFT JOIN tenant_certificates c ON c.tenant_id = t.id
+             WHERE t.id = $1 ORDER BY c.role = 'next', c.id"
+        };
+        let q = sqlx::query(sql);
+        let q = match key {
+            Key::Text(s) => q.bind(s),
+            Key::Int(i) => q.bind(i),
+        };
+        let rows = q.fetch_all(&self.pool).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut certificates = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(c) = r.try_get::<Option<String>, _>("cert_der")? {
+                certificates.push(c);
+            }
+        }
+        Ok(Some(tenant_fields(first, certificates)?))
+    }
+}
+
+/// A lookup key of [`Db::tenant_joined`].
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+fn tenant_fields(row: &AnyRow, certificates: Vec<String>) -> Result<Tenant, StoreError> {
+    {
+        let id: i64 = row.try_get("id")?;
         let mode: String = row.try_get("login_mode")?;
         Ok(Tenant {
             id,
@@ -446,7 +499,7 @@ impl Db {
             idp_sso_url: row.try_get("idp_sso_url")?,
             idp_slo_url: row.try_get("idp_slo_url")?,
             login_mode: LoginMode::parse(&mode).unwrap_or(LoginMode::SsoOnly),
-            allow_idp_initiated: flag(&row, "allow_idp_initiated")?,
+            allow_idp_initiated: flag(row, "allow_idp_initiated")?,
             federation_source: FederationSource::parse(
                 &row.try_get::<String, _>("federation_source")?,
             ),
@@ -459,34 +512,22 @@ impl Db {
                 &row.try_get::<String, _>("sso_rollout")?,
                 &row.try_get::<String, _>("sso_test_users")?,
             ),
-            admin_sso: flag(&row, "admin_sso")?,
-            sign_requests: flag(&row, "sign_requests")?,
+            admin_sso: flag(row, "admin_sso")?,
+            sign_requests: flag(row, "sign_requests")?,
             post_binding: row.try_get::<String, _>("request_binding")? == "post",
-            require_signed_assertions: flag(&row, "require_signed_assertions")?,
-            sign_metadata: flag(&row, "sign_metadata")?,
+            require_signed_assertions: flag(row, "require_signed_assertions")?,
+            sign_metadata: flag(row, "sign_metadata")?,
         })
     }
+}
 
+impl Db {
     pub async fn tenant_by_id(&self, id: i64) -> Result<Option<Tenant>, StoreError> {
-        match sqlx::query("SELECT * FROM tenants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(r) => Ok(Some(self.tenant_from_row(r).await?)),
-            None => Ok(None),
-        }
+        self.tenant_joined(false, Key::Int(id)).await
     }
 
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
-        match sqlx::query("SELECT * FROM tenants WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(r) => Ok(Some(self.tenant_from_row(r).await?)),
-            None => Ok(None),
-        }
+        self.tenant_joined(true, Key::Text(slug)).await
     }
 
     /// Replace a tenant's IdP trust (entity ID, endpoints, certificates).
@@ -741,25 +782,59 @@ impl Db {
         }
     }
 
-    /// The user of *this tenant* with this Federation ID (case-insensitive).
+    /// The user of *this tenant* with this Federation ID (case-insensitive), with its
+    /// licenses, in one statement (the ACS reads this on every login).
     pub async fn user_by_federation_id(
         &self,
         tenant_id: i64,
         fid: &str,
     ) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE tenant_id = $1 AND lower(federation_id) = lower($2)"
-        ))
+        let rows = sqlx::query(
+            "SELECT u.id, u.tenant_id, u.user_name, u.federation_id, u.display_name, u.email, u.active,
+                    l.code AS lic_code, l.apps AS lic_apps
+             FROM users u
+             LEFT JOIN user_licenses ul ON ul.user_id = u.id
+             LEFT JOIN licenses l ON l.code = ul.license_code
+             WHERE u.tenant_id = $1 AND lower(u.federation_id) = lower($2)
+             ORDER BY u.id, l.code",
+        )
         .bind(tenant_id)
         .bind(fid.trim())
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        match row {
-            Some(r) => Ok(Some(self.user_from_row(r).await?)),
-            None => Ok(None),
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let id: i64 = first.try_get("id")?;
+        let mut licenses = Vec::new();
+        let mut apps: Vec<String> = Vec::new();
+        for r in &rows {
+            if r.try_get::<i64, _>("id")? != id {
+                break;
+            }
+            if let Some(code) = r.try_get::<Option<String>, _>("lic_code")? {
+                licenses.push(code);
+                for a in words(
+                    &r.try_get::<Option<String>, _>("lic_apps")?
+                        .unwrap_or_default(),
+                ) {
+                    if !apps.contains(&a) {
+                        apps.push(a);
+                    }
+                }
+            }
         }
+        Ok(Some(User {
+            id,
+            tenant_id: first.try_get("tenant_id")?,
+            user_name: first.try_get("user_name")?,
+            federation_id: first.try_get("federation_id")?,
+            display_name: first.try_get("display_name")?,
+            email: first.try_get("email")?,
+            active: flag(first, "active")?,
+            licenses,
+            apps,
+        }))
     }
 
     pub async fn user_by_user_name(

@@ -20,7 +20,6 @@
 //! cookie) is durable, and a login that failed to commit left no replay record behind.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::db::{Db, Dialect, SessionRow, StoreError};
 
@@ -77,6 +76,28 @@ pub enum LoginCommitted {
 const STAMP_SECONDS: i64 = 60;
 
 impl Db {
+    /// Whether this process should stamp the certificate's "last used" now: not when it
+    /// stamped it less than a minute ago (the UPDATE would change nothing; skipping it
+    /// saves a statement per login). Other instances keep their own memory; the UPDATE's
+    /// own condition keeps the stamp right whichever instance writes it.
+    fn certificate_stamp_due(&self, tenant_id: i64, der: &str, now: i64) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        der.hash(&mut h);
+        let key = (tenant_id, h.finish());
+        let Ok(mut m) = self.certificate_stamps.lock() else {
+            return true;
+        };
+        if m.get(&key).is_some_and(|&t| t > now - STAMP_SECONDS) {
+            return false;
+        }
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(key, now);
+        true
+    }
+
     /// Write a verified login in one transaction (see the module documentation).
     pub async fn complete_login(
         &self,
@@ -104,7 +125,9 @@ impl Db {
             tx.rollback().await?;
             return Ok(LoginCommitted::Replayed);
         }
-        if let Some(der) = login.certificate_der {
+        if let Some(der) = login.certificate_der
+            && self.certificate_stamp_due(login.tenant_id, der, now)
+        {
             sqlx::query(
                 "UPDATE tenant_certificates SET last_verified_at = $1
                  WHERE tenant_id = $2 AND der_base64 = $3 AND (last_verified_at IS NULL OR last_verified_at < $1 - $4)",
@@ -123,36 +146,46 @@ impl Db {
                 row,
                 event,
             } => {
-                // The last sign-in stamp first: a login that stamps takes the row's
-                // write lock before any share lock, so two logins of one user never
-                // both hold a share lock and then wait for each other's write lock.
-                sqlx::query(
-                    "UPDATE users SET last_login_at = $1
-                     WHERE id = $2 AND tenant_id = $3 AND active = TRUE
-                       AND (last_login_at IS NULL OR last_login_at < $1 - $4)",
-                )
-                .bind(now)
-                .bind(row.user_id)
-                .bind(row.tenant_id)
-                .bind(STAMP_SECONDS)
-                .execute(&mut *tx)
-                .await?;
-                let check = match self.dialect() {
-                    Dialect::Sqlite => {
-                        "SELECT id FROM users WHERE id = $1 AND tenant_id = $2 AND active = TRUE"
-                    }
-                    Dialect::Postgres => {
-                        "SELECT id FROM users WHERE id = $1 AND tenant_id = $2 AND active = TRUE FOR SHARE"
-                    }
-                };
-                let active = sqlx::query(check)
+                let active = match self.dialect() {
+                    // Writers are serialised: stamp and check in one statement.
+                    Dialect::Sqlite => sqlx::query(
+                        "UPDATE users SET last_login_at = CASE
+                             WHEN last_login_at IS NULL OR last_login_at < $1 - $4 THEN $1
+                             ELSE last_login_at END
+                         WHERE id = $2 AND tenant_id = $3 AND active = TRUE RETURNING id",
+                    )
+                    .bind(now)
                     .bind(row.user_id)
                     .bind(row.tenant_id)
+                    .bind(STAMP_SECONDS)
                     .fetch_optional(&mut *tx)
                     .await?
-                    .map(|r| r.try_get::<i64, _>("id"))
-                    .transpose()?
-                    .is_some();
+                    .is_some(),
+                    Dialect::Postgres => {
+                        // The stamp first: a login that stamps takes the row's write lock
+                        // before any share lock, so two logins of one user never both
+                        // hold a share lock and then wait for each other's write lock.
+                        sqlx::query(
+                            "UPDATE users SET last_login_at = $1
+                             WHERE id = $2 AND tenant_id = $3 AND active = TRUE
+                               AND (last_login_at IS NULL OR last_login_at < $1 - $4)",
+                        )
+                        .bind(now)
+                        .bind(row.user_id)
+                        .bind(row.tenant_id)
+                        .bind(STAMP_SECONDS)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "SELECT id FROM users WHERE id = $1 AND tenant_id = $2 AND active = TRUE FOR SHARE",
+                        )
+                        .bind(row.user_id)
+                        .bind(row.tenant_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some()
+                    }
+                };
                 if !active {
                     tx.commit().await?;
                     return Ok(LoginCommitted::UserInactive);

@@ -537,7 +537,7 @@ pub async fn acs(
     let now = state.now();
     let sp = match state
         .keys
-        .sp_settings(&state.db, &tenant, &state.public_url, now)
+        .sp_settings_for(&state.db, &tenant, &state.public_url, body.as_bytes(), now)
         .await
     {
         Ok(sp) => sp,

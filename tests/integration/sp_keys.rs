@@ -421,8 +421,14 @@ async fn a_wrong_master_key_fails_closed() {
             r.text
         );
     }
+    // An encrypted response needs the keys: 503, nothing decrypted.
+    let encrypted = "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoyLjA6cHJvdG9jb2wiPjxzYW1sOkVuY3J5cHRlZEFzc2VydGlvbiB4bWxuczpzYW1sPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoyLjA6YXNzZXJ0aW9uIi8+PC9zYW1scDpSZXNwb25zZT4=";
+    let r = read(post_acs_body(&svc, "acme", encrypted, None, &[]).await).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    // A response without an EncryptedAssertion is verified without reading the keys
+    // (the verdict does not depend on them): here it is refused as what it is.
     let r = read(post_acs_body(&svc, "acme", "PHg+", None, &[]).await).await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 }
 
 #[core::prelude::v1::test]
