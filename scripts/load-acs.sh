@@ -37,7 +37,7 @@ usage() {
 Options:
   --db sqlite|postgres|both   database(s) to run against (default both)
   --minutes M                 wrk duration per database (default $MINUTES)
-  --count N                   responses minted beforehand (default 500 x seconds, max 400000)
+  --count N                   responses minted beforehand (default 1500 x seconds, max 400000)
   --connections C             wrk connections (default $CONNECTIONS)
   --threads T                 wrk threads (default $THREADS)
   --sample S                  RSS sampling period in seconds (default $SAMPLE)
@@ -65,7 +65,7 @@ if ! command -v wrk >/dev/null; then
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null
 fi
 SECONDS_RUN=$(python3 -c "print(max(1, int(float('$MINUTES') * 60)))")
-[ -n "$COUNT" ] || COUNT=$(python3 -c "print(min(400000, 500 * $SECONDS_RUN))")
+[ -n "$COUNT" ] || COUNT=$(python3 -c "print(min(400000, 1500 * $SECONDS_RUN))")
 # Valid long enough for minting plus the run (NotOnOrAfter = issue instant + validity).
 VALIDITY=$((SECONDS_RUN + 3600))
 
@@ -100,6 +100,9 @@ mint() {
     echo "$PUBLIC" >"$WORK/responses.public"
     echo $(( $(date +%s) + VALIDITY )) >"$WORK/responses.expiry"
     python3 -c "import time; print('minted in %.1f s' % (time.time() - $t0))"
+    # Flush the (large) file now: its writeback would otherwise compete with the
+    # server's fsyncs during the run.
+    sync
 }
 
 cat >"$WORK/acs.lua" <<'EOF'
