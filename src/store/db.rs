@@ -487,38 +487,67 @@ enum Key<'a> {
     Int(i64),
 }
 
-fn tenant_fields(row: &AnyRow, certificates: Vec<String>) -> Result<Tenant, StoreError> {
-    {
-        let id: i64 = row.try_get("id")?;
-        let mode: String = row.try_get("login_mode")?;
-        Ok(Tenant {
-            id,
-            slug: row.try_get("slug")?,
-            display_name: row.try_get("display_name")?,
-            idp_entity_id: row.try_get("idp_entity_id")?,
-            idp_sso_url: row.try_get("idp_sso_url")?,
-            idp_slo_url: row.try_get("idp_slo_url")?,
-            login_mode: LoginMode::parse(&mode).unwrap_or(LoginMode::SsoOnly),
-            allow_idp_initiated: flag(row, "allow_idp_initiated")?,
-            federation_source: FederationSource::parse(
-                &row.try_get::<String, _>("federation_source")?,
-            ),
-            federation_attribute: row.try_get("federation_attribute")?,
-            clock_skew_seconds: row.try_get("clock_skew_seconds")?,
-            email_domains: words(&row.try_get::<String, _>("email_domains")?),
-            allowed_return_urls: words(&row.try_get::<String, _>("allowed_return_urls")?),
-            certificates,
-            sso_rollout: SsoRollout::from_db(
-                &row.try_get::<String, _>("sso_rollout")?,
-                &row.try_get::<String, _>("sso_test_users")?,
-            ),
-            admin_sso: flag(row, "admin_sso")?,
-            sign_requests: flag(row, "sign_requests")?,
-            post_binding: row.try_get::<String, _>("request_binding")? == "post",
-            require_signed_assertions: flag(row, "require_signed_assertions")?,
-            sign_metadata: flag(row, "sign_metadata")?,
-        })
+/// A user's licenses and the apps they grant (each app once, in license order).
+#[derive(Default)]
+struct Grants {
+    licenses: Vec<String>,
+    apps: Vec<String>,
+}
+
+impl Grants {
+    fn add(&mut self, code: String, apps: &str) {
+        self.licenses.push(code);
+        for a in words(apps) {
+            if !self.apps.contains(&a) {
+                self.apps.push(a);
+            }
+        }
     }
+}
+
+/// A user from the `user_columns!` of `row` and its grants.
+fn user_fields(row: &AnyRow, grants: Grants) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        user_name: row.try_get("user_name")?,
+        federation_id: row.try_get("federation_id")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        active: flag(row, "active")?,
+        licenses: grants.licenses,
+        apps: grants.apps,
+    })
+}
+
+fn tenant_fields(row: &AnyRow, certificates: Vec<String>) -> Result<Tenant, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let mode: String = row.try_get("login_mode")?;
+    Ok(Tenant {
+        id,
+        slug: row.try_get("slug")?,
+        display_name: row.try_get("display_name")?,
+        idp_entity_id: row.try_get("idp_entity_id")?,
+        idp_sso_url: row.try_get("idp_sso_url")?,
+        idp_slo_url: row.try_get("idp_slo_url")?,
+        login_mode: LoginMode::parse(&mode).unwrap_or(LoginMode::SsoOnly),
+        allow_idp_initiated: flag(row, "allow_idp_initiated")?,
+        federation_source: FederationSource::parse(&row.try_get::<String, _>("federation_source")?),
+        federation_attribute: row.try_get("federation_attribute")?,
+        clock_skew_seconds: row.try_get("clock_skew_seconds")?,
+        email_domains: words(&row.try_get::<String, _>("email_domains")?),
+        allowed_return_urls: words(&row.try_get::<String, _>("allowed_return_urls")?),
+        certificates,
+        sso_rollout: SsoRollout::from_db(
+            &row.try_get::<String, _>("sso_rollout")?,
+            &row.try_get::<String, _>("sso_test_users")?,
+        ),
+        admin_sso: flag(row, "admin_sso")?,
+        sign_requests: flag(row, "sign_requests")?,
+        post_binding: row.try_get::<String, _>("request_binding")? == "post",
+        require_signed_assertions: flag(row, "require_signed_assertions")?,
+        sign_metadata: flag(row, "sign_metadata")?,
+    })
 }
 
 impl Db {
@@ -744,27 +773,11 @@ impl Db {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let mut licenses = Vec::new();
-        let mut apps: Vec<String> = Vec::new();
+        let mut grants = Grants::default();
         for r in lic {
-            licenses.push(r.try_get::<String, _>("code")?);
-            for a in words(&r.try_get::<String, _>("apps")?) {
-                if !apps.contains(&a) {
-                    apps.push(a);
-                }
-            }
+            grants.add(r.try_get("code")?, &r.try_get::<String, _>("apps")?);
         }
-        Ok(User {
-            id,
-            tenant_id: row.try_get("tenant_id")?,
-            user_name: row.try_get("user_name")?,
-            federation_id: row.try_get("federation_id")?,
-            display_name: row.try_get("display_name")?,
-            email: row.try_get("email")?,
-            active: flag(&row, "active")?,
-            licenses,
-            apps,
-        })
+        user_fields(&row, grants)
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
@@ -806,35 +819,17 @@ impl Db {
             return Ok(None);
         };
         let id: i64 = first.try_get("id")?;
-        let mut licenses = Vec::new();
-        let mut apps: Vec<String> = Vec::new();
+        let mut grants = Grants::default();
         for r in &rows {
             if r.try_get::<i64, _>("id")? != id {
                 break;
             }
             if let Some(code) = r.try_get::<Option<String>, _>("lic_code")? {
-                licenses.push(code);
-                for a in words(
-                    &r.try_get::<Option<String>, _>("lic_apps")?
-                        .unwrap_or_default(),
-                ) {
-                    if !apps.contains(&a) {
-                        apps.push(a);
-                    }
-                }
+                let apps = r.try_get::<Option<String>, _>("lic_apps")?;
+                grants.add(code, apps.as_deref().unwrap_or_default());
             }
         }
-        Ok(Some(User {
-            id,
-            tenant_id: first.try_get("tenant_id")?,
-            user_name: first.try_get("user_name")?,
-            federation_id: first.try_get("federation_id")?,
-            display_name: first.try_get("display_name")?,
-            email: first.try_get("email")?,
-            active: flag(first, "active")?,
-            licenses,
-            apps,
-        }))
+        Ok(Some(user_fields(first, grants)?))
     }
 
     pub async fn user_by_user_name(
