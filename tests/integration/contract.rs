@@ -196,6 +196,13 @@ async fn sessions_are_shared_and_revoked_everywhere() {
     }
 }
 
+/// The user every login test signs in.
+async fn jane(db: &Db, tid: i64) -> sso_gateway::directory::User {
+    db.create_user(tid, "jane@acme.example", "Jane", &[], time(NOW))
+        .await
+        .unwrap()
+}
+
 fn login<'a>(
     tid: i64,
     assertion_id: &'a str,
@@ -236,10 +243,7 @@ async fn a_login_is_written_at_once_or_not_at_all() {
     for (engine, a, b) in engines().await {
         let tid = tenant(&a).await;
         let now = time(NOW);
-        let u = a
-            .create_user(tid, "jane@acme.example", "Jane", &[], now)
-            .await
-            .unwrap();
+        let u = jane(&a, tid).await;
         let row = session_of(tid, u.id, now);
         let end = |h: &'static str| LoginEnd::Session {
             id_hash: h,
@@ -331,10 +335,7 @@ async fn a_deactivation_racing_logins_leaves_no_live_session() {
     for (engine, a, b) in engines().await {
         let tid = tenant(&a).await;
         let now = time(NOW);
-        let u = a
-            .create_user(tid, "jane@acme.example", "Jane", &[], now)
-            .await
-            .unwrap();
+        let u = jane(&a, tid).await;
         let mut tasks = Vec::new();
         for i in 0..24 {
             let db = a.clone();
